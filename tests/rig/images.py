@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Build the test images with no container registry to pull from.
 
@@ -133,19 +132,19 @@ def run(cmd: list[str], logfile: Path | None = None, **kw) -> None:
     with logfile.open("ab") as out:
         out.write(("$ " + " ".join(cmd) + "\n").encode())
         out.flush()
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, **kw)
+        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False, **kw)
     if proc.returncode:
         tail = logfile.read_text(errors="replace").splitlines()[-25:]
         raise RuntimeError(f"{' '.join(cmd[:3])} failed (exit {proc.returncode}); log {logfile}:\n" + "\n".join(tail))
 
 
 def local_has(ref: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode == 0
+    return subprocess.run(["docker", "image", "inspect", ref], capture_output=True, check=False).returncode == 0
 
 
 def registry_has(ref: str) -> bool:
-    registry, _, rest = ref.partition("/")
-    repo, _, tag = rest.rpartition(":")
+    registry, _sep, rest = ref.partition("/")
+    repo, _sep, tag = rest.rpartition(":")
     req = urllib.request.Request(
         f"http://{registry}/v2/{repo}/manifests/{tag}", method="HEAD", headers={"Accept": MANIFEST_ACCEPT}
     )
@@ -255,7 +254,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     if argv[0] == "list":
-        _, images = load_recipes()
+        _base, images = load_recipes()
         print("\n".join(["base", *images]))
         return 0
     try:

@@ -34,7 +34,7 @@ need_packages() {
 }
 
 engine() {
-  need_packages docker.io debootstrap docker-registry iproute2 curl
+  need_packages docker.io debootstrap docker-registry iproute2 curl shellcheck
   if docker info >/dev/null 2>&1; then
     log "docker engine answers ($(docker version -f '{{.Server.Version}}' 2>/dev/null))"
   else

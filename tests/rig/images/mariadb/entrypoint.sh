@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # First start: install the system tables, set the root password, create the database
 # and user from the environment (or files). Then exec the server.
@@ -12,7 +12,8 @@ if [ "${1:-}" = "mariadbd" ] && [ ! -d /var/lib/mysql/mysql ]; then
   {
     echo "FLUSH PRIVILEGES;"
     echo "ALTER USER 'root'@'localhost' IDENTIFIED BY '$(sqlstr "$root")';"
-    echo "CREATE USER 'root'@'%' IDENTIFIED BY '$(sqlstr "$root")'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
+    echo "CREATE USER 'root'@'%' IDENTIFIED BY '$(sqlstr "$root")';"
+    echo "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
     if [ -n "${MARIADB_DATABASE:-}" ]; then echo "CREATE DATABASE IF NOT EXISTS \`$MARIADB_DATABASE\`;"; fi
     if [ -n "${MARIADB_USER:-}" ]; then
       echo "CREATE USER '$MARIADB_USER'@'%' IDENTIFIED BY '$(sqlstr "$(secret MARIADB_PASSWORD)")';"

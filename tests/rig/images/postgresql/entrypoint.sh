@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # First start: initdb with the superuser and password from the environment (or a file),
 # create POSTGRES_DB, allow password logins from the network. Then exec the server.
