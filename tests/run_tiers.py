@@ -151,9 +151,9 @@ def tier_lint(tier: Tier, _args: argparse.Namespace) -> None:
 
 def install_get_pip_stand_in() -> None:
     """ansible-test downloads a get-pip script that cannot be reached here: put ours in its cache."""
-    import re  # noqa: PLC0415
+    import re
 
-    import ansible_test  # noqa: PLC0415
+    import ansible_test
 
     source = (Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py").read_text()
     match = re.search(r"pip='([0-9.]+)'", source)

@@ -7,6 +7,8 @@
 //
 //	sampleapp                 serve on $PORT (default 8080)
 //	sampleapp check URL       exit 0 when URL answers 2xx (for container health checks)
+//	sampleapp migrate         a stand-in for a schema migration (a pre-deploy hook); fails
+//	                          when APP_MIGRATION_FAILS=true
 package main
 
 import (
@@ -120,6 +122,14 @@ func check(url string) int {
 func main() {
 	if len(os.Args) == 3 && os.Args[1] == "check" {
 		os.Exit(check(os.Args[2]))
+	}
+	if len(os.Args) == 2 && os.Args[1] == "migrate" {
+		if os.Getenv("APP_MIGRATION_FAILS") == "true" {
+			fmt.Fprintln(os.Stderr, "migration 0042 failed: column already exists")
+			os.Exit(3)
+		}
+		fmt.Println("migrations applied")
+		os.Exit(0)
 	}
 	version := os.Getenv("APP_VERSION")
 	if version == "" {

@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters that turn the normalized application model into Compose deployments.
+
+Thin wrappers around plugins/module_utils/compose.py (pure functions, unit tested there).
+Documentation: compose_plan.yml next to this file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.opsdeck.platform.plugins.module_utils.compose import ComposeRenderError, deploy_plan
+
+
+def compose_plan(
+    apps: Any, environment: str | None = None, host_names: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Deployment specs (definition, checks, hooks) of the apps placed on a host, in dependency order."""
+    if not isinstance(apps, list):
+        raise AnsibleFilterError(
+            f"compose_plan expects the normalized app list (app_model output), got {type(apps).__name__}"
+        )
+    try:
+        return deploy_plan(apps, environment=environment, host_names=host_names)
+    except ComposeRenderError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+class FilterModule:
+    """Compose filters of opsdeck.platform."""
+
+    def filters(self) -> dict[str, Any]:
+        return {"compose_plan": compose_plan}
