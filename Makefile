@@ -6,6 +6,7 @@
 #   make molecule S=x    one molecule scenario (full test sequence)
 #   make rig             the test rig alone (engine, compose, registry, images)
 #   make lock            re-pin tests/requirements.lock from tests/requirements.txt
+#   make bench           benchmarks (tests/bench), ratios against baselines measured in the same run
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -24,7 +25,7 @@ export ANSIBLE_PYTHON_INTERPRETER := $(PY)
 export OPSDECK_PYTHON := $(PY)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv rig rig-down test test-fast lint sanity unit integration molecule molecule-all lock clean build docs-check
+.PHONY: help venv rig rig-down test test-fast lint sanity unit integration molecule lock clean build bench
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -80,3 +81,6 @@ lock:
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache tests/.logs
+
+bench: venv rig
+	$(PY) tests/bench/bench_compose_app.py

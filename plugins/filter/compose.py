@@ -2,7 +2,7 @@
 """Filters that turn the normalized application model into Compose deployments.
 
 Thin wrappers around plugins/module_utils/compose.py (pure functions, unit tested there).
-Documentation: compose_plan.yml next to this file.
+Documentation: compose_plan.yml and compose_info_query.yml next to this file.
 """
 
 from __future__ import annotations
@@ -11,7 +11,11 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.compose import ComposeRenderError, deploy_plan
+from ansible_collections.opsdeck.platform.plugins.module_utils.compose import (
+    ComposeRenderError,
+    deploy_plan,
+    info_queries,
+)
 
 
 def compose_plan(
@@ -28,8 +32,15 @@ def compose_plan(
         raise AnsibleFilterError(str(exc)) from None
 
 
+def compose_info_query(
+    plan: list[dict[str, Any]], root: str, apps: list[dict[str, Any]], profiles: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The ``projects`` argument of compose_project_info for a plan (desired definitions and secrets)."""
+    return info_queries(plan, apps, root, profiles)
+
+
 class FilterModule:
     """Compose filters of opsdeck.platform."""
 
     def filters(self) -> dict[str, Any]:
-        return {"compose_plan": compose_plan}
+        return {"compose_plan": compose_plan, "compose_info_query": compose_info_query}

@@ -287,3 +287,21 @@ def deploy_plan(
     if errors:
         raise ComposeRenderError("\n".join(errors))
     return specs
+
+
+def info_queries(
+    plan: list[dict[str, Any]], apps: list[dict[str, Any]], root: str, profiles: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """What compose_project_info needs to tell which planned projects are already in sync."""
+    secrets = {a["name"]: a["secrets"] for a in apps}
+    return [
+        {
+            "name": spec["name"],
+            "project_dir": f"{root.rstrip('/')}/{spec['name']}",
+            "definition": spec["definition"] if spec["state"] == "present" else None,
+            "secrets": secrets.get(spec["name"], {}),
+            "health_checks": spec["health_checks"],
+            "profiles": list(profiles or []),
+        }
+        for spec in plan
+    ]

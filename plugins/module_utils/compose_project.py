@@ -57,13 +57,16 @@ def dump_definition(definition: dict[str, Any]) -> str:
 
 
 def render_env_file(secrets: dict[str, str]) -> str:
-    """A Compose env file. Values are single-quoted: Compose reads them literally."""
+    """A Compose env file whose values Compose reads back exactly.
+
+    Values are double-quoted with backslash, double quote, dollar and newline escaped:
+    Compose's env-file parser undoes exactly those escapes and interpolates nothing.
+    """
     lines = []
     for key in sorted(secrets):
         value = str(secrets[key])
-        if "\n" in value:
-            raise ComposeError(f"secret '{key}': multi-line values cannot go in an env file; read /run/secrets/{key}")
-        lines.append(f"{key}='{value.replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}'")
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("\n", "\\n")
+        lines.append(f'{key}="{escaped}"')
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -122,6 +125,44 @@ class GateResult:
     final: bool = False
 
 
+def list_containers(run: Runner, docker: str, project: str | None = None) -> dict[str, list[Container]]:
+    """Containers of one Compose project, or of every project, by project name (one-off runs left out)."""
+    label = f"com.docker.compose.project={project}" if project else "com.docker.compose.project"
+    rc, out, err = run([docker, "ps", "-a", "-q", "--no-trunc", "--filter", f"label={label}"])
+    if rc != 0:
+        raise ComposeError(f"docker ps failed: {err.strip()}")
+    ids = out.split()
+    if not ids:
+        return {}
+    rc, out, err = run([docker, "inspect", *ids])
+    if rc != 0:
+        raise ComposeError(f"docker inspect failed: {err.strip()}")
+    result: dict[str, list[Container]] = {}
+    for item in json.loads(out):
+        labels = item["Config"].get("Labels") or {}
+        if labels.get("com.docker.compose.oneoff") == "True":
+            continue
+        name = labels.get("com.docker.compose.project", "")
+        health = (item["State"].get("Health") or {}) if item.get("State") else {}
+        log = health.get("Log") or []
+        nets = (item.get("NetworkSettings") or {}).get("Networks") or {}
+        default_net = nets.get(f"{name}_default") or next(iter(nets.values()), {})
+        result.setdefault(name, []).append(
+            Container(
+                id=item["Id"],
+                name=item["Name"].lstrip("/"),
+                service=labels.get("com.docker.compose.service", ""),
+                state=item["State"]["Status"],
+                health=health.get("Status", ""),
+                ip=(default_net or {}).get("IPAddress") or None,
+                image=item["Config"]["Image"],
+                image_id=item["Image"],
+                health_output=(log[-1].get("Output", "") if log else "").strip(),
+            )
+        )
+    return result
+
+
 class ComposeProject:
     def __init__(self, run: Runner, project_dir: str, name: str, *, docker: str = "docker") -> None:
         self.run = run
@@ -129,6 +170,8 @@ class ComposeProject:
         self.name = name
         self.docker = docker
         self.profiles: list[str] = []
+        # set by a caller that listed every project's containers in one go (compose_project_info)
+        self.containers_cache: list[Container] | None = None
 
     # ----- paths and files -------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -187,40 +230,9 @@ class ComposeProject:
         return rc, out, err
 
     def containers(self) -> list[Container]:
-        rc, out, err = self.run(
-            [self.docker, "ps", "-a", "-q", "--no-trunc", "--filter", f"label=com.docker.compose.project={self.name}"]
-        )
-        if rc != 0:
-            raise ComposeError(f"project '{self.name}': docker ps failed: {err.strip()}")
-        ids = out.split()
-        if not ids:
-            return []
-        rc, out, err = self.run([self.docker, "inspect", *ids])
-        if rc != 0:
-            raise ComposeError(f"project '{self.name}': docker inspect failed: {err.strip()}")
-        result = []
-        for item in json.loads(out):
-            labels = item["Config"].get("Labels") or {}
-            if labels.get("com.docker.compose.oneoff") == "True":
-                continue
-            health = (item["State"].get("Health") or {}) if item.get("State") else {}
-            log = health.get("Log") or []
-            nets = (item.get("NetworkSettings") or {}).get("Networks") or {}
-            default_net = nets.get(f"{self.name}_default") or next(iter(nets.values()), {})
-            result.append(
-                Container(
-                    id=item["Id"],
-                    name=item["Name"].lstrip("/"),
-                    service=labels.get("com.docker.compose.service", ""),
-                    state=item["State"]["Status"],
-                    health=health.get("Status", ""),
-                    ip=(default_net or {}).get("IPAddress") or None,
-                    image=item["Config"]["Image"],
-                    image_id=item["Image"],
-                    health_output=(log[-1].get("Output", "") if log else "").strip(),
-                )
-            )
-        return result
+        if self.containers_cache is not None:
+            return list(self.containers_cache)
+        return list_containers(self.run, self.docker, self.name).get(self.name, [])
 
     def expected_services(self, definition: dict[str, Any]) -> dict[str, int]:
         """Services that `up` starts with the active profiles, and their replica counts."""
@@ -373,6 +385,21 @@ class ComposeProject:
             if c.service in self.expected_services(definition) or c.state == "running"
         ]
 
+    def in_sync(
+        self, definition: dict[str, Any], secrets: dict[str, str] | None, health_checks: list[dict[str, Any]] | None
+    ) -> tuple[bool, str]:
+        """Whether the project runs exactly this definition and these secrets, healthy; else why not."""
+        if dump_definition(definition) != _read(self.path(COMPOSE_FILE)):
+            return False, "compose file differs" if os.path.exists(self.path(COMPOSE_FILE)) else "not deployed"
+        if {k: str(v) for k, v in (secrets or {}).items()} != self.current_secrets():
+            return False, "secrets differ"
+        if self.read_state().get("status") != "healthy":
+            return False, "last deployment failed"
+        gate = self.check_once(definition, health_checks or [])
+        if not gate.ok:
+            return False, "; ".join(f"{k}: {v}" for k, v in sorted(gate.failing.items()))
+        return True, "in sync and healthy"
+
     def present(
         self,
         definition: dict[str, Any],
@@ -392,7 +419,6 @@ class ComposeProject:
         new_text = dump_definition(definition)
         old_text = _read(self.path(COMPOSE_FILE))
         state = self.read_state()
-        files_changed = new_text != old_text
         secrets_changed = secrets != self.current_secrets()
         diff = {
             "before": old_text or "",
@@ -404,11 +430,7 @@ class ComposeProject:
             before = set(self.current_secrets())
             note = f"# secrets changed (values not shown): {', '.join(sorted(set(secrets) | before))}\n"
             diff["after"] += note
-        running_ok = False
-        if not files_changed and not secrets_changed and state.get("status") == "healthy":
-            gate = self.check_once(definition, health_checks)
-            running_ok = gate.ok
-        if running_ok:
+        if self.in_sync(definition, secrets, health_checks)[0]:
             return {
                 "changed": False,
                 "revision": state.get("revision"),
