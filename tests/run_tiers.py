@@ -30,6 +30,15 @@ ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / "tests" / ".logs"
 VENV_BIN = Path(sys.executable).parent
 TAIL = 60
+# ansible-doc must list the collection's modules and filters and render each one.
+DOC_CHECK = """
+set -euo pipefail
+for kind in module filter; do
+  names=$(ansible-doc -t "$kind" -l opsdeck.platform --json | python -c 'import json,sys; print(*json.load(sys.stdin))')
+  [ -n "$names" ] || { echo "ansible-doc lists no $kind of opsdeck.platform"; exit 1; }
+  for name in $names; do ansible-doc -t "$kind" "$name" >/dev/null; echo "$kind $name: ok"; done
+done
+"""
 
 
 @dataclass
@@ -147,6 +156,11 @@ def tier_lint(tier: Tier, _args: argparse.Namespace) -> None:
     }
     for label, argv in checks.items():
         count_simple(tier, label, step(tier, label, argv))
+    # The collection builds, and ansible-doc lists and renders its plugins.
+    with tempfile.TemporaryDirectory(prefix="opsdeck-build-") as out:
+        build = ["ansible-galaxy", "collection", "build", "--force", "--output-path", out]
+        count_simple(tier, "collection-build", step(tier, "collection-build", build))
+    count_simple(tier, "ansible-doc", step(tier, "ansible-doc", ["bash", "-c", DOC_CHECK]))
 
 
 def install_get_pip_stand_in() -> None:

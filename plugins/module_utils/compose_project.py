@@ -27,13 +27,17 @@ import shutil
 import tempfile
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+try:
+    import yaml
+except ImportError:  # reported by the modules (HAS_YAML)
+    yaml = None
+from ansible.module_utils.urls import open_url
 
+HAS_YAML = yaml is not None
 Runner = Callable[..., tuple[int, str, str]]
 
 HEADER = "# Managed by opsdeck.platform (compose_project). Local changes are overwritten.\n"
@@ -248,7 +252,8 @@ class ComposeProject:
     @staticmethod
     def http_probe(url: str, timeout: float) -> tuple[int | None, str]:
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:  # a container address this project started
+            # a container address of this project; no proxy in between
+            with open_url(url, timeout=timeout, use_proxy=False, validate_certs=False) as resp:
                 return resp.status, resp.read(2048).decode(errors="replace")
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read(2048).decode(errors="replace")

@@ -582,7 +582,7 @@ def _check_registry(registry: Any) -> str:
     if not isinstance(registry, str):
         raise ModelError(problem)
     registry = registry.strip().rstrip("/")
-    host, _, path = registry.partition("/")
+    host, _sep, path = registry.partition("/")
     if not _REGISTRY_HOST_RE.match(host) or (path and not all(_PATH_COMPONENT_RE.match(c) for c in path.split("/"))):
         raise ModelError(problem)
     return registry
@@ -759,7 +759,7 @@ def _sub(app: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _port_names(app: dict[str, Any]) -> list[str]:
-    return [p["name"] for _, p in _dicts(app.get("ports")) if isinstance(p.get("name"), str)]
+    return [p["name"] for _index, p in _dicts(app.get("ports")) if isinstance(p.get("name"), str)]
 
 
 def _check_port_ref(
@@ -1154,7 +1154,7 @@ def _plain(value: Any) -> Any:
     """
     if isinstance(value, Mapping):
         # YAML may give non-string keys (`8080: x`); as strings, the schema judges them by name.
-        return {k if type(k) is str else _scalar_text(_plain(k)): _plain(v) for k, v in value.items()}
+        return {k if type(k) is str else _scalar_text(_plain(k)): _plain(v) for k, v in value.items()}  # pylint: disable=unidiomatic-typecheck
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, bool) or value is None:
@@ -1185,7 +1185,7 @@ def _resolve_port(ref: Any, ports: list[dict[str, Any]]) -> tuple[Any, int | Non
 def _user_ids(user: str | None) -> tuple[int | None, int | None]:
     if user is None:
         return None, None
-    uid, _, gid = user.partition(":")
+    uid, _sep, gid = user.partition(":")
     return (int(uid) if uid.isdigit() else None, int(gid) if gid.isdigit() else None)
 
 

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright (c) opsdeck platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
@@ -21,18 +23,24 @@ description:
   - The role R(opsdeck.platform.compose_app,ansible_collections.opsdeck.platform.compose_app_role) renders the
     definition from the application model.
 author:
-  - opsdeck platform team
+  - opsdeck platform team (@opsdeck)
 requirements:
   - Docker Engine with the Compose v2 CLI plugin (C(docker compose)) on the managed host.
   - PyYAML on the managed host.
 attributes:
   check_mode:
+    description:
+      Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Compares the rendered files and the running containers; changes nothing.
   diff_mode:
+    description:
+      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the compose file; secrets are listed by name only.
   idempotent:
+    description:
+      When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Unchanged files and healthy containers report C(changed=false).
 options:
@@ -208,15 +216,20 @@ status:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
-    from ansible_collections.opsdeck.platform.plugins.module_utils.compose_project import ComposeError, ComposeProject
-except ImportError:  # PyYAML missing on the managed host
+    from ansible_collections.opsdeck.platform.plugins.module_utils.compose_project import (
+        HAS_YAML,
+        ComposeError,
+        ComposeProject,
+    )
+except ImportError:
     ComposeProject = None
+    HAS_YAML = False
     IMPORT_ERROR = traceback.format_exc()
 else:
-    IMPORT_ERROR = None
+    IMPORT_ERROR = None if HAS_YAML else "No module named 'yaml'"
 
 
 def main() -> None:
@@ -227,7 +240,7 @@ def main() -> None:
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "definition": {"type": "dict"},
             "secrets": {"type": "dict", "default": {}, "no_log": True},
-            "secret_owner": {"type": "str"},
+            "secret_owner": {"type": "str", "no_log": False},  # a uid:gid, not a secret
             "health_checks": {
                 "type": "list",
                 "elements": "dict",
@@ -274,7 +287,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     if IMPORT_ERROR:
-        module.fail_json(msg="compose_project needs PyYAML on the managed host", exception=IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=IMPORT_ERROR)
     p = module.params
     docker = module.get_bin_path("docker", required=True)
 

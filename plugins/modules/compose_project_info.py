@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright (c) opsdeck platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
@@ -16,16 +18,22 @@ description:
     One call covers every project, so a role can skip the projects that need no work.
   - Also reports the Compose CLI plugin's version, and fails with a clear message when there is none.
 author:
-  - opsdeck platform team
+  - opsdeck platform team (@opsdeck)
 requirements:
   - Docker Engine with the Compose v2 CLI plugin on the managed host.
 attributes:
   check_mode:
+    description:
+      Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Read-only.
   diff_mode:
+    description:
+      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description:
+      When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Read-only.
 options:
@@ -129,19 +137,21 @@ projects:
 import os
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
     from ansible_collections.opsdeck.platform.plugins.module_utils.compose_project import (
+        HAS_YAML,
         ComposeError,
         ComposeProject,
         list_containers,
     )
 except ImportError:
     ComposeProject = None
+    HAS_YAML = False
     IMPORT_ERROR = traceback.format_exc()
 else:
-    IMPORT_ERROR = None
+    IMPORT_ERROR = None if HAS_YAML else "No module named 'yaml'"
 
 
 def main() -> None:
@@ -164,7 +174,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     if IMPORT_ERROR:
-        module.fail_json(msg="compose_project_info needs PyYAML on the managed host", exception=IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=IMPORT_ERROR)
     docker = module.get_bin_path("docker")
     if not docker:
         module.fail_json(

@@ -54,7 +54,7 @@ def run_container(docker_client: docker.DockerClient) -> Iterator[Callable[..., 
         name = f"opsdeck-it-{uuid.uuid4().hex[:8]}"
         container = docker_client.containers.run(image, name=name, detach=True, labels={"opsdeck.test": "1"}, **kw)
         started.append(container)
-        for _ in range(50):
+        for _attempt in range(50):
             container.reload()
             ip = container.attrs["NetworkSettings"]["IPAddress"]
             if ip or container.status == "exited":

@@ -23,7 +23,7 @@ from .conftest import wait_exec, wait_http
 )
 def test_monitoring_and_web_images_answer(images, run_container, image, port, path, needle):
     started = run_container(images[image])
-    _, body = wait_http(f"http://{started.ip}:{port}{path}")
+    _status, body = wait_http(f"http://{started.ip}:{port}{path}")
     assert needle in body
 
 
@@ -106,11 +106,11 @@ def test_redis_image_answers(images, run_container):
 @pytest.mark.parametrize(("variant", "version"), [("sampleapp-v1", "1.0.0"), ("sampleapp-v2", "2.0.0")])
 def test_sampleapp_versions_are_healthy(images, run_container, variant, version):
     started = run_container(images[variant], read_only=True, user="65534:65534", cap_drop=["ALL"])
-    _, body = wait_http(f"http://{started.ip}:8080/health")
+    _status, body = wait_http(f"http://{started.ip}:8080/health")
     assert body.strip() == f"ok {version}"
-    _, body = wait_http(f"http://{started.ip}:8080/")
+    _status, body = wait_http(f"http://{started.ip}:8080/")
     assert json.loads(body)["version"] == version
-    _, metrics = wait_http(f"http://{started.ip}:8080/metrics")
+    _status, metrics = wait_http(f"http://{started.ip}:8080/metrics")
     assert f'sampleapp_build_info{{version="{version}"}} 1' in metrics
     assert 'http_requests_total{handler="/",code="200"} 1' in metrics
 
@@ -121,7 +121,7 @@ def test_sampleapp_broken_release_fails_its_health_check(images, run_container, 
     assert "unhealthy" in body
     # The image's own HEALTHCHECK turns the container unhealthy.
 
-    for _ in range(60):
+    for _attempt in range(60):
         started.container.reload()
         health = started.container.attrs["State"].get("Health", {}).get("Status")
         if health == "unhealthy":

@@ -514,7 +514,7 @@ class _LazyMapping(Mapping):
 
 def test_ansible_subclasses_become_plain_data() -> None:
     result = normalize_apps((_LazyMapping({"name": _Tagged("web"), "image": _Tagged("acme/web:1")}),))
-    assert type(result[0]["name"]) is str
+    assert type(result[0]["name"]) is str  # pylint: disable=unidiomatic-typecheck
     assert result[0]["image_ref"] == "acme/web:1"
 
 

@@ -1,0 +1,384 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The generated rules and Alertmanager config, checked by the REAL promtool and amtool.
+
+promtool and amtool run in the rig's prometheus and alertmanager images (`docker run --rm`).
+`promtool test rules` fixtures prove the alert behaviour: the fast-burn page fires when both
+the 5m and the 1h windows burn over 14.4x and not for a short spike only the 5m window sees;
+the slow-burn ticket fires for a 1.5x burn over days; TLS expiry thresholds; Watchdog.
+
+Annotations are templated with $value; the behaviour tests compare labels only, so they run on
+copies of the rules without annotations (`promtool check rules` checks the templates).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ansible_collections.opsdeck.platform.plugins.module_utils import monitoring as m
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("OPSDECK_RIG_STATE", ROOT / "tests" / "rig" / ".state"))
+
+APP = {
+    "name": "shop",
+    "image": "acme/shop:1.0.0",
+    "team": "web",
+    "ports": [{"name": "http", "port": 8080, "host_port": 18091, "public": True, "host": "shop.example.com"}],
+    "health": {"path": "/health"},
+    "metrics": {},
+    "slo": {"availability": 99, "latency_p95_ms": 300},
+    "databases": [{"name": "shopdb", "engine": "postgres"}],
+}
+SLO_LABELS = {"app": "shop", "team": "web", "slo": "availability"}
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[str, str]:
+    path = STATE / "images.json"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `make rig` (tests/rig/up.sh) first")
+    if not shutil.which("docker"):
+        pytest.fail("docker CLI not found")
+    return json.loads(path.read_text())
+
+
+def _tool(image: str, entrypoint: str, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # -u 0: pytest's tmp dirs are 0700 and the images run as nobody; the tool only reads them
+    return subprocess.run(
+        [
+            *("docker", "run", "--rm", "--network", "none", "-u", "0", "-v", f"{workdir}:/w:ro", "-w", "/w"),
+            *("--entrypoint", entrypoint, image, *args),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def promtool(images: dict[str, str], workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return _tool(images["prometheus"], "/usr/bin/promtool", workdir, *args)
+
+
+def _write_rules(path: Path, groups: list[dict[str, Any]], *, strip_annotations: bool) -> None:
+    groups = copy.deepcopy(groups)
+    if strip_annotations:
+        for group in groups:
+            for rule in group["rules"]:
+                if rule.get("alert") != "Watchdog":
+                    rule.pop("annotations", None)
+    path.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+
+
+def _all_groups() -> list[dict[str, Any]]:
+    return m.base_rules() + m.slo_rules([APP]) + m.backup_rules([APP])
+
+
+def test_promtool_check_rules_passes_on_library_and_slo_rules(images, tmp_path):
+    _write_rules(tmp_path / "rules.yml", _all_groups(), strip_annotations=False)
+    result = promtool(images, tmp_path, "check", "rules", "rules.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_promtool_names_the_rule_with_invalid_promql(images, tmp_path):
+    groups = m.validate_user_rules([{"name": "custom", "rules": [{"alert": "BrokenRule", "expr": "rate(foo[5m]"}]}])
+    _write_rules(tmp_path / "user.yml", groups, strip_annotations=False)
+    result = promtool(images, tmp_path, "check", "rules", "user.yml")
+    assert result.returncode != 0
+    assert "BrokenRule" in result.stdout + result.stderr
+
+
+def _alert(name: str, **labels: str) -> dict[str, Any]:
+    return {"exp_labels": {**labels}}
+
+
+BEHAVIOUR = {
+    "evaluation_interval": "1m",
+    "tests": [
+        {
+            "name": "page: 33% errors burn both 5m and 1h windows over 14.4x",
+            "interval": "1m",
+            "input_series": [
+                {"series": 'http_requests_total{job="apps",app="shop",code="200"}', "values": "0+100x90"},
+                {"series": 'http_requests_total{job="apps",app="shop",code="500"}', "values": "0+50x90"},
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "65m",
+                    "alertname": "SLOErrorBudgetBurnFast",
+                    "exp_alerts": [{"exp_labels": {**SLO_LABELS, "severity": "critical", "burn": "page"}}],
+                },
+            ],
+        },
+        {
+            "name": "page: an 8-minute spike only the 5m window sees does not page",
+            "interval": "1m",
+            "input_series": [
+                {"series": 'http_requests_total{job="apps",app="shop",code="200"}', "values": "0+100x130"},
+                {"series": 'http_requests_total{job="apps",app="shop",code="500"}', "values": "0x120 50+50x7"},
+            ],
+            "promql_expr_test": [
+                # the short window alone is far over 14.4x (ratio 1/3 against 0.144)
+                {
+                    "expr": 'opsdeck:http_error_ratio:rate5m{app="shop"} > bool 0.144',
+                    "eval_time": "128m",
+                    "exp_samples": [{"labels": '{app="shop",team="web"}', "value": 1}],
+                }
+            ],
+            "alert_rule_test": [{"eval_time": "128m", "alertname": "SLOErrorBudgetBurnFast", "exp_alerts": []}],
+        },
+        {
+            "name": "HTTP error rate over 5% warns, over 10% is critical",
+            "interval": "1m",
+            "input_series": [
+                {
+                    "series": 'http_requests_total{job="apps",app="a",team="t",env="prod",code="200"}',
+                    "values": "0+93x20",
+                },
+                {
+                    "series": 'http_requests_total{job="apps",app="a",team="t",env="prod",code="503"}',
+                    "values": "0+7x20",
+                },
+                {
+                    "series": 'http_requests_total{job="apps",app="b",team="t",env="prod",code="200"}',
+                    "values": "0+80x20",
+                },
+                {
+                    "series": 'http_requests_total{job="apps",app="b",team="t",env="prod",code="500"}',
+                    "values": "0+20x20",
+                },
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "15m",
+                    "alertname": "AppErrorRateHigh",
+                    "exp_alerts": [
+                        {"exp_labels": {"app": "a", "team": "t", "env": "prod", "severity": "warning"}},
+                        {"exp_labels": {"app": "b", "team": "t", "env": "prod", "severity": "warning"}},
+                        {"exp_labels": {"app": "b", "team": "t", "env": "prod", "severity": "critical"}},
+                    ],
+                }
+            ],
+        },
+        {
+            "name": "TLS certificate expiry: < 14 d warning, < 3 d critical",
+            "interval": "1m",
+            "input_series": [
+                {
+                    "series": 'probe_ssl_earliest_cert_expiry{job="blackbox",instance="https://a.example.com/"}',
+                    "values": f"{30 * 86400}x30",
+                },
+                {
+                    "series": 'probe_ssl_earliest_cert_expiry{job="blackbox",instance="https://b.example.com/"}',
+                    "values": f"{10 * 86400}x30",
+                },
+                {
+                    "series": 'probe_ssl_earliest_cert_expiry{job="blackbox",instance="https://c.example.com/"}',
+                    "values": f"{2 * 86400}x30",
+                },
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "15m",
+                    "alertname": "TLSCertificateExpiring",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {
+                                "job": "blackbox",
+                                "instance": "https://b.example.com/",
+                                "severity": "warning",
+                            }
+                        },
+                        {
+                            "exp_labels": {
+                                "job": "blackbox",
+                                "instance": "https://c.example.com/",
+                                "severity": "warning",
+                            }
+                        },
+                        {
+                            "exp_labels": {
+                                "job": "blackbox",
+                                "instance": "https://c.example.com/",
+                                "severity": "critical",
+                            }
+                        },
+                    ],
+                }
+            ],
+        },
+        {
+            "name": "target down, probe failing, backup stale and failed",
+            "interval": "1m",
+            "input_series": [
+                {"series": 'up{job="apps",app="shop",instance="h1:18091"}', "values": "1 1 0x10"},
+                {"series": 'probe_success{job="blackbox",app="shop",instance="http://x/health"}', "values": "0x10"},
+                {
+                    "series": 'opsdeck_backup_last_success_timestamp_seconds{app="shop",database="shopdb"}',
+                    "values": "0x60",
+                },
+                {
+                    "series": 'opsdeck_backup_last_failure_timestamp_seconds{app="shop",database="shopdb"}',
+                    "values": "60x60",
+                },
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "6m",
+                    "alertname": "TargetDown",
+                    "exp_alerts": [
+                        {"exp_labels": {"job": "apps", "app": "shop", "instance": "h1:18091", "severity": "critical"}}
+                    ],
+                },
+                {
+                    "eval_time": "6m",
+                    "alertname": "ProbeFailing",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {
+                                "job": "blackbox",
+                                "app": "shop",
+                                "instance": "http://x/health",
+                                "severity": "critical",
+                            }
+                        }
+                    ],
+                },
+                {
+                    "eval_time": "10m",
+                    "alertname": "BackupFailed",
+                    "exp_alerts": [{"exp_labels": {"app": "shop", "database": "shopdb", "severity": "warning"}}],
+                },
+                # 26 h have not passed: not stale yet
+                {"eval_time": "30m", "alertname": "BackupStale", "exp_alerts": []},
+            ],
+        },
+        {
+            "name": "Watchdog always fires",
+            "alert_rule_test": [
+                {
+                    "eval_time": "1m",
+                    "alertname": "Watchdog",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {"severity": "none"},
+                            "exp_annotations": next(
+                                r["annotations"] for r in m.base_rules()[3]["rules"] if r["alert"] == "Watchdog"
+                            ),
+                        }
+                    ],
+                }
+            ],
+        },
+    ],
+}
+
+SLOW_BURN = {
+    "evaluation_interval": "10m",
+    "tests": [
+        {
+            "name": "ticket: a 1.5x burn over days fires the slow-burn alert, never the page",
+            "interval": "10m",
+            "input_series": [
+                # 1.5% errors against a 1% budget: over 1x in 6h and 3d, under 3x in 2h and 1d
+                {"series": 'http_requests_total{job="apps",app="shop",code="200"}', "values": "0+985x500"},
+                {"series": 'http_requests_total{job="apps",app="shop",code="500"}', "values": "0+15x500"},
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "80h",
+                    "alertname": "SLOErrorBudgetBurnSlow",
+                    "exp_alerts": [{"exp_labels": {**SLO_LABELS, "severity": "warning", "burn": "ticket"}}],
+                },
+                {"eval_time": "80h", "alertname": "SLOErrorBudgetBurnFast", "exp_alerts": []},
+                # one evaluation in: the alert is at most pending (for: 15m)
+                {"eval_time": "10m", "alertname": "SLOErrorBudgetBurnSlow", "exp_alerts": []},
+            ],
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "tests"), [("behaviour", BEHAVIOUR), ("slow-burn", SLOW_BURN)])
+def test_promtool_test_rules(images, tmp_path, name, tests):
+    _write_rules(tmp_path / "rules.yml", _all_groups(), strip_annotations=True)
+    (tmp_path / "test.yml").write_text(yaml.safe_dump({"rule_files": ["rules.yml"], **tests}, sort_keys=False))
+    result = promtool(images, tmp_path, "test", "rules", "test.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_amtool_check_config_on_generated_config(images, tmp_path):
+    config = m.alertmanager_config(
+        [
+            {
+                "name": "ops-mail",
+                "type": "email",
+                "to": "ops@example.com",
+                "from": "am@example.com",
+                "smarthost": "smtp.example.com:587",
+                "auth_username": "am",
+                "auth_password": "s3cret",
+            },
+            {"name": "oncall", "type": "pagerduty", "routing_key": "0123456789abcdef"},
+            {
+                "name": "web-slack",
+                "type": "slack",
+                "api_url": "https://hooks.slack.com/services/T/B/X",
+                "channel": "#web",
+            },
+            {"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/alerts"},
+        ],
+        routes=[
+            {"receiver": "oncall", "severity": "critical", "continue": True},
+            {"receiver": "web-slack", "team": "web"},
+        ],
+        default_receiver="ops-mail",
+        watchdog_url="https://deadmanssnitch.example.com/abc",
+    )
+    (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = _tool(images["alertmanager"], "/usr/bin/amtool", tmp_path, "check-config", "alertmanager.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+    assert "6 receivers" in result.stdout
+
+
+def test_amtool_routes_by_severity_and_team(images, tmp_path):
+    config = m.alertmanager_config(
+        [
+            {"name": "ops", "type": "webhook", "url": "http://127.0.0.1:9/"},
+            {"name": "oncall", "type": "webhook", "url": "http://127.0.0.1:9/p"},
+            {"name": "web", "type": "webhook", "url": "http://127.0.0.1:9/w"},
+        ],
+        routes=[{"receiver": "oncall", "severity": "critical"}, {"receiver": "web", "team": "web"}],
+    )
+    (tmp_path / "am.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def route(*labels: str) -> str:
+        res = _tool(
+            images["alertmanager"],
+            "/usr/bin/amtool",
+            tmp_path,
+            "config",
+            "routes",
+            "test",
+            "--config.file=am.yml",
+            *labels,
+        )
+        assert res.returncode == 0, res.stderr
+        return res.stdout.strip()
+
+    assert route("severity=critical", "team=web") == "oncall"
+    assert route("severity=warning", "team=web") == "web"
+    assert route("severity=warning", "team=db") == "ops"
+    assert route("alertname=Watchdog", "severity=none") == "opsdeck-null"
