@@ -21,7 +21,6 @@ STAMP := $(VENV)/.stamp-$(shell cat tests/requirements.lock requirements.txt | s
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
-export ANSIBLE_PYTHON_INTERPRETER := $(PY)
 export OPSDECK_PYTHON := $(PY)
 export PYTHONDONTWRITEBYTECODE := 1
 

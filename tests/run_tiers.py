@@ -64,7 +64,6 @@ def env() -> dict[str, str]:
     e["PATH"] = f"{VENV_BIN}{os.pathsep}{e.get('PATH', '')}"
     e.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
     e.setdefault("ANSIBLE_COLLECTIONS_PATH", str(ROOT / ".collections"))
-    e.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
     e.setdefault("ANSIBLE_FORCE_COLOR", "0")
     e.setdefault("PY_COLORS", "0")
     images_env = ROOT / "tests" / "rig" / ".state" / "images.env"
