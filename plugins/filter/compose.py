@@ -33,10 +33,10 @@ def compose_plan(
 
 
 def compose_info_query(
-    plan: list[dict[str, Any]], root: str, apps: list[dict[str, Any]], profiles: list[str] | None = None
+    plan: list[dict[str, Any]], root: str, secrets: dict[str, dict[str, Any]], profiles: list[str] | None = None
 ) -> list[dict[str, Any]]:
     """The ``projects`` argument of compose_project_info for a plan (desired definitions and secrets)."""
-    return info_queries(plan, apps, root, profiles)
+    return info_queries(plan, secrets, root, profiles)
 
 
 class FilterModule:

@@ -1,10 +1,10 @@
 # Copyright (c) opsdeck platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters over the opsdeck application model: app_model, memory_bytes, cpu_cores.
+"""Filters over the opsdeck application model: app_model, app_secrets, memory_bytes, cpu_cores.
 
 Thin wrappers around plugins/module_utils/model.py, where the logic lives and is unit tested.
-Their documentation is in app_model.yml, memory_bytes.yml and cpu_cores.yml next to this file.
+Their documentation is in app_model.yml, app_secrets.yml, memory_bytes.yml and cpu_cores.yml next to this file.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
     normalize_apps,
     parse_cpu,
     parse_memory,
+    secrets_by_app,
 )
 
 
@@ -30,6 +31,11 @@ def app_model(apps: Any, environment: str | None = None, registry: str | None = 
         raise AnsibleFilterError(
             f"opsdeck_apps is not a valid application model ({count} finding{'s' if count != 1 else ''}):\n{exc}"
         ) from None
+
+
+def app_secrets(apps: Any) -> dict[str, dict[str, Any]]:
+    """Each app's secrets by app name (``opsdeck_apps`` already validated by app_model)."""
+    return secrets_by_app(apps)
 
 
 def memory_bytes(value: Any) -> int:
@@ -52,4 +58,9 @@ class FilterModule:
     """The opsdeck application model filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"app_model": app_model, "memory_bytes": memory_bytes, "cpu_cores": cpu_cores}
+        return {
+            "app_model": app_model,
+            "app_secrets": app_secrets,
+            "memory_bytes": memory_bytes,
+            "cpu_cores": cpu_cores,
+        }

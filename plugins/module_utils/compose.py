@@ -290,10 +290,9 @@ def deploy_plan(
 
 
 def info_queries(
-    plan: list[dict[str, Any]], apps: list[dict[str, Any]], root: str, profiles: list[str] | None = None
+    plan: list[dict[str, Any]], secrets: dict[str, dict[str, Any]], root: str, profiles: list[str] | None = None
 ) -> list[dict[str, Any]]:
     """What compose_project_info needs to tell which planned projects are already in sync."""
-    secrets = {a["name"]: a["secrets"] for a in apps}
     return [
         {
             "name": spec["name"],

@@ -1365,6 +1365,21 @@ def _prepare(apps: Any) -> Any:
     return plain
 
 
+def secrets_by_app(apps: Any) -> dict[str, dict[str, Any]]:
+    """The ``secrets`` of each app by app name, nothing else (for tasks that must not carry the model).
+
+    No validation: call it on a model that ``normalize_apps`` accepted.
+    """
+    plain = _plain(apps)
+    if not isinstance(plain, list):
+        return {}
+    return {
+        app["name"]: dict(app.get("secrets") or {})
+        for app in plain
+        if isinstance(app, dict) and isinstance(app.get("name"), str)
+    }
+
+
 def validate_apps(apps: Any, *, environment: str | None = None) -> list[str]:
     """Every finding about ``apps`` (and ``environment``), as messages; [] when the model is valid."""
     return _validate_plain(_prepare(apps), environment)

@@ -19,6 +19,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.opsdeck.platform.plugins.filter.model import (
     FilterModule,
     app_model,
+    app_secrets,
     cpu_cores,
     memory_bytes,
 )
@@ -30,7 +31,17 @@ COLLECTIONS = ROOT / ".collections"
 
 
 def test_filter_module_exposes_the_three_filters() -> None:
-    assert FilterModule().filters() == {"app_model": app_model, "memory_bytes": memory_bytes, "cpu_cores": cpu_cores}
+    assert FilterModule().filters() == {
+        "app_model": app_model,
+        "app_secrets": app_secrets,
+        "memory_bytes": memory_bytes,
+        "cpu_cores": cpu_cores,
+    }
+
+
+def test_app_secrets_returns_only_each_apps_secrets() -> None:
+    apps = [{"name": "a", "image": "x/a:1", "secrets": {"T": "s"}, "env": {"E": "1"}}, {"name": "b", "image": "x/b:1"}]
+    assert app_secrets(apps) == {"a": {"T": "s"}, "b": {}}
 
 
 def test_app_model_normalizes() -> None:

@@ -9,13 +9,14 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.compose import (
     ComposeRenderError,
     deploy_order,
     deploy_plan,
+    info_queries,
     render_definition,
 )
 from ansible_collections.opsdeck.platform.plugins.module_utils.compose_project import (
     dump_definition,
     render_env_file,
 )
-from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
+from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps, secrets_by_app
 
 
 def one(**fields):
@@ -181,3 +182,15 @@ def test_plan_carries_checks_and_hooks_but_no_secret():
 def test_env_file_escapes_what_compose_unescapes():
     # Compose itself reading these back is checked in tests/integration/test_compose_project.py
     assert render_env_file({"B": 'it\'s "$HOME" a\\b', "A": "x\ny"}) == 'A="x\\ny"\nB="it\'s \\"\\$HOME\\" a\\\\b"\n'
+
+
+def test_info_queries_carry_desired_state_and_secrets_by_app():
+    apps = normalize_apps(
+        [{"name": "a", "image": "x/a:1", "secrets": {"T": "1"}}, {"name": "b", "image": "x/b:1", "state": "absent"}]
+    )
+    queries = info_queries(deploy_plan(apps), secrets_by_app(apps), "/srv/apps/", ["batch"])
+    assert [q["project_dir"] for q in queries] == ["/srv/apps/a", "/srv/apps/b"]
+    assert queries[0]["secrets"] == {"T": "1"} and queries[1]["secrets"] == {}
+    assert queries[0]["definition"]["services"]["a"]["image"] == "x/a:1"
+    assert queries[1]["definition"] is None  # an absent app is never "in sync"
+    assert queries[0]["profiles"] == ["batch"]
