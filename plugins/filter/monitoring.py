@@ -1,0 +1,104 @@
+# Copyright (c) opsdeck platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Monitoring filters: slo_rules, base_rules, backup_rules, scrape_targets, alertmanager_config, user_rules.
+
+Thin wrappers around plugins/module_utils/monitoring.py, where the logic lives and is unit tested.
+Their documentation is in the <name>.yml files next to this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.opsdeck.platform.plugins.module_utils import monitoring as m
+from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError
+
+
+def _wrap(func: Callable[..., Any], what: str) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ModelError as exc:
+            count = len(exc.errors)
+            raise AnsibleFilterError(f"{what} ({count} finding{'s' if count != 1 else ''}):\n{exc}") from None
+        except (TypeError, KeyError, AttributeError) as exc:
+            raise AnsibleFilterError(f"{what}: unexpected input ({type(exc).__name__}: {exc})") from None
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+def slo_rules(apps: Any, alert_for: dict[str, Any] | None = None, runbook_base: str = m.RUNBOOK_BASE) -> Any:
+    """Prometheus rule groups (SLO recording rules and burn-rate alerts) from the apps' ``slo``."""
+    return _wrap(m.slo_rules, "cannot derive SLO rules")(apps, alert_for=alert_for, runbook_base=runbook_base)
+
+
+def base_rules(
+    _input: Any = None,
+    alert_for: dict[str, Any] | None = None,
+    backup_max_age_hours: float = 26,
+    restore_max_age_days: float = 8,
+    runbook_base: str = m.RUNBOOK_BASE,
+) -> Any:
+    """The base alert library; the input is ignored (use ``{} | opsdeck.platform.base_rules``)."""
+    return _wrap(m.base_rules, "invalid base rule settings")(
+        alert_for=alert_for,
+        backup_max_age_hours=backup_max_age_hours,
+        restore_max_age_days=restore_max_age_days,
+        runbook_base=runbook_base,
+    )
+
+
+def backup_rules(apps: Any, runbook_base: str = m.RUNBOOK_BASE) -> Any:
+    """One BackupMissing alert per database with backups enabled."""
+    return _wrap(m.backup_rules, "cannot derive backup rules")(apps, runbook_base=runbook_base)
+
+
+def user_rules(groups: Any) -> Any:
+    """The user's rule groups, their structure checked (PromQL is checked by promtool)."""
+    return _wrap(m.validate_user_rules, "monitoring_rules is not valid")(groups)
+
+
+def scrape_targets(
+    apps: Any,
+    hosts: Any = None,
+    local_hosts: list[str] | None = None,
+    probes: Any = None,
+    node_exporter_port: int = 9100,
+    docker_metrics_port: int | None = None,
+    environment: str | None = None,
+) -> Any:
+    """file_sd target lists (apps, nodes, docker, probes) from the model and the docker hosts."""
+    return _wrap(m.scrape_targets, "cannot derive scrape targets")(
+        apps,
+        hosts,
+        local_hosts=local_hosts,
+        probes=probes,
+        node_exporter_port=node_exporter_port,
+        docker_metrics_port=docker_metrics_port,
+        environment=environment,
+    )
+
+
+def alertmanager_config(receivers: Any, **kwargs: Any) -> Any:
+    """An Alertmanager configuration from receivers and routes (holds secrets: never log it)."""
+    return _wrap(m.alertmanager_config, "invalid Alertmanager settings")(receivers, **kwargs)
+
+
+class FilterModule:
+    """The opsdeck monitoring filters."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "slo_rules": slo_rules,
+            "base_rules": base_rules,
+            "backup_rules": backup_rules,
+            "user_rules": user_rules,
+            "scrape_targets": scrape_targets,
+            "alertmanager_config": alertmanager_config,
+        }

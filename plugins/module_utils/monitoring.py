@@ -1,0 +1,962 @@
+# Copyright (c) opsdeck platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Monitoring derived from the application model: rules, scrape targets, Alertmanager config.
+
+Pure functions (no I/O), used by the filters in ``plugins/filter/monitoring.py`` and by the
+role ``opsdeck.platform.monitoring``. The label scheme they share (docs/monitoring.md):
+
+- every series of an app's metrics endpoint carries ``job="apps"`` and the target labels
+  ``app``, ``team``, ``env``, ``instance`` (from the file_sd files this module renders);
+- node exporters: ``job="node"``; the Docker engine: ``job="docker"``; blackbox probes:
+  ``job="blackbox"`` with ``probe="health"|"public"|"custom"``;
+- the stack itself: ``job="prometheus"``, ``job="alertmanager"``, ``job="blackbox-exporter"``.
+
+Errors are ``MonitoringError`` (a ``ModelError``): one finding per line, naming the app or
+the variable and the field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError, normalize_apps
+
+# The SLO windows: recording rules exist for each; the burn-rate alerts pair them.
+SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+# (severity label, [(short window, long window, burn-rate factor)], for)
+BURN_RATE_ALERTS = (
+    ("page", "critical", (("5m", "1h", 14.4), ("30m", "6h", 6.0)), "2m"),
+    ("ticket", "warning", (("2h", "1d", 3.0), ("6h", "3d", 1.0)), "15m"),
+)
+RECEIVER_TYPES = ("email", "slack", "pagerduty", "webhook", "null")
+_RECEIVER_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # type: (required fields, optional fields); "name" and "type" are always there
+    "email": (("to",), ("from", "smarthost", "auth_username", "auth_password", "require_tls", "send_resolved")),
+    "slack": (("api_url",), ("channel", "send_resolved")),
+    "pagerduty": (("routing_key",), ("url", "send_resolved")),
+    "webhook": (("url",), ("send_resolved", "max_alerts")),
+    "null": ((), ()),
+}
+_SECRET_FIELDS = {"auth_password", "api_url", "routing_key", "url"}
+_ROUTE_FIELDS = {"receiver", "team", "severity", "app", "continue", "group_by"}
+_SEVERITIES = ("critical", "warning", "info", "none")
+_RECEIVER_NAME_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
+_DURATION_RE = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+_RULE_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+_ANY = {"0.0.0.0", "::"}
+
+DEFAULT_ALERT_FOR = {
+    "TargetDown": "2m",
+    "ProbeFailing": "2m",
+    "AppErrorRateHigh": "5m",
+    "HostCpuHigh": "15m",
+    "HostMemoryLow": "10m",
+    "HostDiskFilling": "30m",
+    "ContainerRestartLoop": "5m",
+    "TLSCertificateExpiring": "10m",
+    "BackupStale": "10m",
+    "BackupFailed": "5m",
+    "BackupRestoreUnverified": "1h",
+    "PrometheusConfigReloadFailed": "10m",
+    "PrometheusRuleEvaluationFailures": "10m",
+    "PrometheusNotificationsFailing": "10m",
+    "PrometheusAlertmanagerMissing": "10m",
+    "AlertmanagerConfigReloadFailed": "10m",
+    "AlertmanagerNotificationsFailing": "10m",
+    "SLOLatencyHigh": "10m",
+}
+RUNBOOK_BASE = "https://opsdeck.example.com/runbooks"
+
+
+class MonitoringError(ModelError):
+    """Monitoring input is not valid. ``errors`` holds every finding, one message each."""
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _normalized(apps: Any) -> list[dict[str, Any]]:
+    """Normalized apps: the model's own validation runs on raw input (SLO over 100 and friends)."""
+    if apps is None:
+        return []
+    if isinstance(apps, list) and all(isinstance(a, dict) and "image_ref" in a for a in apps):
+        return apps
+    return normalize_apps(apps)
+
+
+def _q(value: str) -> str:
+    """A PromQL / label-matcher string literal."""
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _num(value: float) -> str:
+    text = f"{value:.10g}"
+    return text
+
+
+def _check_duration(value: Any, where: str, findings: list[str]) -> None:
+    if not isinstance(value, str) or not _DURATION_RE.match(value):
+        findings.append(f"{where}: {value!r} is not a Prometheus duration (examples: 30s, 5m, 1h30m)")
+
+
+def _runbook(name: str, base: str) -> str:
+    return f"{base.rstrip('/')}/{name.lower()}"
+
+
+def _merge_for(overrides: dict[str, Any] | None) -> dict[str, str]:
+    result = dict(DEFAULT_ALERT_FOR)
+    findings: list[str] = []
+    for key, value in (overrides or {}).items():
+        if key not in DEFAULT_ALERT_FOR:
+            findings.append(
+                f"monitoring_alert_for: field '{key}': unknown alert; allowed: {', '.join(sorted(DEFAULT_ALERT_FOR))}"
+            )
+            continue
+        _check_duration(value, f"monitoring_alert_for: field '{key}'", findings)
+        result[key] = value
+    if findings:
+        raise MonitoringError(findings)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# SLO rules
+
+
+def slo_record_name(window: str) -> str:
+    return f"opsdeck:http_error_ratio:rate{window}"
+
+
+def slo_rules(
+    apps: Any, *, alert_for: dict[str, Any] | None = None, runbook_base: str = RUNBOOK_BASE
+) -> list[dict[str, Any]]:
+    """Rule groups for every present app with an ``slo``: one group per app.
+
+    Recording rules: the error ratio (5xx over all requests of ``http_requests_total``,
+    selected by ``app``) over each window of ``SLO_WINDOWS``. Alerts: multi-window
+    multi-burn-rate on ``slo.error_budget_ratio`` (page: 5m&1h > 14.4x or 30m&6h > 6x;
+    ticket: 2h&1d > 3x or 6h&3d > 1x), and p95 latency over ``slo.latency_p95_ms``.
+    """
+    durations = _merge_for(alert_for)
+    groups = []
+    for app in _normalized(apps):
+        slo = app.get("slo")
+        if app.get("state") == "absent" or not slo:
+            continue
+        name = app["name"]
+        sel = f"app={_q(name)}"
+        labels = {"app": name, "team": app["team"]}
+        rules: list[dict[str, Any]] = []
+        budget = slo.get("error_budget_ratio")
+        if budget:
+            for window in SLO_WINDOWS:
+                rules.append(
+                    {
+                        "record": slo_record_name(window),
+                        "expr": (
+                            f'sum by (app) (rate(http_requests_total{{{sel},code=~"5.."}}[{window}]))\n'
+                            f"/\nsum by (app) (rate(http_requests_total{{{sel}}}[{window}]))"
+                        ),
+                        # app as a static label too: recording rules of different apps must
+                        # differ in name or labels (promtool flags duplicates otherwise)
+                        "labels": {"app": name, "team": app["team"]},
+                    }
+                )
+            availability = slo["availability"]
+            for kind, severity, pairs, default_for in BURN_RATE_ALERTS:
+                terms = []
+                for short, long, factor in pairs:
+                    threshold = _num(factor * budget)
+                    terms.append(
+                        f"(\n  {slo_record_name(short)}{{{sel}}} > {threshold}\nand\n"
+                        f"  {slo_record_name(long)}{{{sel}}} > {threshold}\n)"
+                    )
+                alert = "SLOErrorBudgetBurn" + ("Fast" if kind == "page" else "Slow")
+                windows = " or ".join(f"{s}/{lw} over {_num(f)}x" for s, lw, f in pairs)
+                rules.append(
+                    {
+                        "alert": alert,
+                        "expr": "\n or \n".join(terms),
+                        "for": default_for,
+                        "labels": {**labels, "severity": severity, "slo": "availability", "burn": kind},
+                        "annotations": {
+                            "summary": f"{name} is burning its {availability}% availability error budget ({kind})",
+                            "description": (
+                                f"Error ratio of {name} exceeds the burn-rate threshold ({windows}) of its "
+                                f"{slo['window_days']}-day error budget of {_num(budget * 100)}%. "
+                                "Error ratio over the short window: {{ $value | humanizePercentage }}."
+                            ),
+                            "runbook_url": _runbook(alert, runbook_base),
+                        },
+                    }
+                )
+        latency = slo.get("latency_p95_ms")
+        if latency:
+            seconds = _num(latency / 1000.0)
+            rules.append(
+                {
+                    "alert": "SLOLatencyHigh",
+                    "expr": (
+                        "histogram_quantile(0.95,\n  sum by (app, le) ("
+                        f"rate(http_request_duration_seconds_bucket{{{sel}}}[5m]))\n) > {seconds}"
+                    ),
+                    "for": durations["SLOLatencyHigh"],
+                    "labels": {**labels, "severity": "warning", "slo": "latency"},
+                    "annotations": {
+                        "summary": f"{name} p95 latency is over {_num(latency)} ms",
+                        "description": (
+                            f"The 95th percentile of request duration of {name} is "
+                            "{{ $value | humanizeDuration }} (objective: " + f"{_num(latency)} ms)."
+                        ),
+                        "runbook_url": _runbook("SLOLatencyHigh", runbook_base),
+                    },
+                }
+            )
+        groups.append({"name": f"opsdeck-slo-{name}", "rules": rules})
+    return groups
+
+
+# ---------------------------------------------------------------------------------------------
+# the base rule library
+
+
+def _alert(
+    name: str,
+    expr: str,
+    severity: str,
+    summary: str,
+    description: str,
+    durations: dict[str, str],
+    runbook_base: str,
+    for_: str | None = None,
+    **labels: str,
+) -> dict[str, Any]:
+    rule: dict[str, Any] = {"alert": name, "expr": expr}
+    duration = for_ if for_ is not None else durations.get(name)
+    if duration:
+        rule["for"] = duration
+    rule["labels"] = {"severity": severity, **labels}
+    rule["annotations"] = {
+        "summary": summary,
+        "description": description,
+        "runbook_url": _runbook(name, runbook_base),
+    }
+    return rule
+
+
+def base_rules(
+    *,
+    alert_for: dict[str, Any] | None = None,
+    backup_max_age_hours: float = 26,
+    restore_max_age_days: float = 8,
+    runbook_base: str = RUNBOOK_BASE,
+) -> list[dict[str, Any]]:
+    """The base alert library (rule groups), independent of the apps."""
+    d = _merge_for(alert_for)
+    findings: list[str] = []
+    for field, value in (
+        ("backup_max_age_hours", backup_max_age_hours),
+        ("restore_max_age_days", restore_max_age_days),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            findings.append(f"monitoring_{field}: {value!r} is not a number above 0")
+    if findings:
+        raise MonitoringError(findings)
+    rb = runbook_base
+    err = (
+        'sum by (app, team, env) (rate(http_requests_total{job="apps",code=~"5.."}[5m]))\n/\n'
+        'sum by (app, team, env) (rate(http_requests_total{job="apps"}[5m]))'
+    )
+    availability = [
+        _alert(
+            "TargetDown",
+            "up == 0",
+            "critical",
+            "{{ $labels.job }} target {{ $labels.instance }} is down",
+            "Prometheus cannot scrape {{ $labels.instance }} (job {{ $labels.job }}, app {{ $labels.app }}).",
+            d,
+            rb,
+        ),
+        _alert(
+            "ProbeFailing",
+            'probe_success{job="blackbox"} == 0',
+            "critical",
+            "Probe of {{ $labels.instance }} is failing",
+            "The blackbox {{ $labels.probe }} probe of {{ $labels.instance }} (app {{ $labels.app }}) fails.",
+            d,
+            rb,
+        ),
+        _alert(
+            "AppErrorRateHigh",
+            f"(\n{err}\n) > 0.05",
+            "warning",
+            "{{ $labels.app }} answers more than 5% of requests with 5xx",
+            "{{ $value | humanizePercentage }} of the requests of {{ $labels.app }} failed over 5 minutes.",
+            d,
+            rb,
+        ),
+        _alert(
+            "AppErrorRateHigh",
+            f"(\n{err}\n) > 0.10",
+            "critical",
+            "{{ $labels.app }} answers more than 10% of requests with 5xx",
+            "{{ $value | humanizePercentage }} of the requests of {{ $labels.app }} failed over 5 minutes.",
+            d,
+            rb,
+        ),
+        _alert(
+            "TLSCertificateExpiring",
+            "probe_ssl_earliest_cert_expiry - time() < 14 * 86400",
+            "warning",
+            "TLS certificate of {{ $labels.instance }} expires in less than 14 days",
+            "The certificate served by {{ $labels.instance }} expires in {{ $value | humanizeDuration }}.",
+            d,
+            rb,
+        ),
+        _alert(
+            "TLSCertificateExpiring",
+            "probe_ssl_earliest_cert_expiry - time() < 3 * 86400",
+            "critical",
+            "TLS certificate of {{ $labels.instance }} expires in less than 3 days",
+            "The certificate served by {{ $labels.instance }} expires in {{ $value | humanizeDuration }}.",
+            d,
+            rb,
+        ),
+    ]
+    hosts = [
+        _alert(
+            "HostCpuHigh",
+            '100 * (1 - avg by (instance, env) (rate(node_cpu_seconds_total{mode="idle"}[5m]))) > 80',
+            "warning",
+            "CPU of {{ $labels.instance }} is over 80%",
+            'CPU usage of {{ $labels.instance }} is {{ $value | printf "%.0f" }}%.',
+            d,
+            rb,
+        ),
+        _alert(
+            "HostMemoryLow",
+            "node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes < 0.10",
+            "warning",
+            "{{ $labels.instance }} has less than 10% memory available",
+            "Available memory of {{ $labels.instance }} is {{ $value | humanizePercentage }}.",
+            d,
+            rb,
+        ),
+        _alert(
+            "HostMemoryLow",
+            "node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes < 0.05",
+            "critical",
+            "{{ $labels.instance }} has less than 5% memory available",
+            "Available memory of {{ $labels.instance }} is {{ $value | humanizePercentage }}.",
+            d,
+            rb,
+        ),
+        _alert(
+            "HostDiskFilling",
+            (
+                'predict_linear(node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"}[6h], 24 * 3600) < 0\n'
+                'and node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"}'
+                ' / node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs"} < 0.25\n'
+                'and node_filesystem_readonly{fstype!~"tmpfs|overlay|squashfs"} == 0'
+            ),
+            "warning",
+            "{{ $labels.mountpoint }} on {{ $labels.instance }} fills up within 24 hours",
+            "At the rate of the last 6 hours, {{ $labels.mountpoint }} on {{ $labels.instance }} is full within a day.",
+            d,
+            rb,
+        ),
+        _alert(
+            "HostDiskFilling",
+            (
+                'predict_linear(node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"}[1h], 4 * 3600) < 0\n'
+                'and node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"}'
+                ' / node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs"} < 0.10\n'
+                'and node_filesystem_readonly{fstype!~"tmpfs|overlay|squashfs"} == 0'
+            ),
+            "critical",
+            "{{ $labels.mountpoint }} on {{ $labels.instance }} fills up within 4 hours",
+            "At the rate of the last hour, {{ $labels.mountpoint }} on {{ $labels.instance }} is full within 4 hours.",
+            d,
+            rb,
+        ),
+        _alert(
+            "ContainerRestartLoop",
+            'increase(engine_daemon_container_actions_seconds_count{job="docker",action="start"}[15m]) > 3',
+            "warning",
+            "Containers keep restarting on {{ $labels.instance }}",
+            (
+                'The Docker engine of {{ $labels.instance }} started containers {{ $value | printf "%.0f" }} times '
+                "in 15 minutes: a container is in a restart loop (docker ps -a --filter status=restarting)."
+            ),
+            d,
+            rb,
+        ),
+    ]
+    backups = [
+        _alert(
+            "BackupStale",
+            f"time() - opsdeck_backup_last_success_timestamp_seconds > {_num(backup_max_age_hours * 3600)}",
+            "critical",
+            "No successful backup of {{ $labels.app }}/{{ $labels.database }} for "
+            f"{_num(backup_max_age_hours)} hours",
+            "The last successful backup of {{ $labels.database }} ({{ $labels.app }}) is "
+            "{{ $value | humanizeDuration }} old.",
+            d,
+            rb,
+        ),
+        _alert(
+            "BackupFailed",
+            (
+                "opsdeck_backup_last_failure_timestamp_seconds\n"
+                "> on (app, database) group_left() opsdeck_backup_last_success_timestamp_seconds"
+            ),
+            "warning",
+            "The last backup of {{ $labels.app }}/{{ $labels.database }} failed",
+            "The last backup attempt of {{ $labels.database }} ({{ $labels.app }}) failed after the last success.",
+            d,
+            rb,
+        ),
+        _alert(
+            "BackupRestoreUnverified",
+            (f"time() - opsdeck_backup_last_verified_restore_timestamp_seconds > {_num(restore_max_age_days * 86400)}"),
+            "warning",
+            "No verified restore of {{ $labels.app }}/{{ $labels.database }} for "
+            f"{_num(restore_max_age_days)} days",
+            "The last verified restore of {{ $labels.database }} ({{ $labels.app }}) is "
+            "{{ $value | humanizeDuration }} old.",
+            d,
+            rb,
+        ),
+    ]
+    stack = [
+        _alert(
+            "PrometheusConfigReloadFailed",
+            "prometheus_config_last_reload_successful == 0",
+            "warning",
+            "Prometheus {{ $labels.instance }} failed to reload its configuration",
+            "The running configuration is the previous one; check the logs of Prometheus.",
+            d,
+            rb,
+        ),
+        _alert(
+            "PrometheusRuleEvaluationFailures",
+            "increase(prometheus_rule_evaluation_failures_total[5m]) > 0",
+            "warning",
+            "Prometheus fails to evaluate rules of {{ $labels.rule_group }}",
+            '{{ $value | printf "%.0f" }} rule evaluations failed in 5 minutes.',
+            d,
+            rb,
+        ),
+        _alert(
+            "PrometheusNotificationsFailing",
+            "rate(prometheus_notifications_errors_total[5m]) > 0",
+            "critical",
+            "Prometheus cannot send alerts to Alertmanager {{ $labels.alertmanager }}",
+            "Sending alerts fails at {{ $value }} per second.",
+            d,
+            rb,
+        ),
+        _alert(
+            "PrometheusAlertmanagerMissing",
+            "prometheus_notifications_alertmanagers_discovered < 1",
+            "critical",
+            "Prometheus {{ $labels.instance }} has no Alertmanager",
+            "No Alertmanager is discovered; no alert reaches anyone.",
+            d,
+            rb,
+        ),
+        _alert(
+            "AlertmanagerConfigReloadFailed",
+            "alertmanager_config_last_reload_successful == 0",
+            "warning",
+            "Alertmanager {{ $labels.instance }} failed to reload its configuration",
+            "The running configuration is the previous one; check the logs of Alertmanager.",
+            d,
+            rb,
+        ),
+        _alert(
+            "AlertmanagerNotificationsFailing",
+            "rate(alertmanager_notifications_failed_total[5m]) > 0",
+            "critical",
+            "Alertmanager fails to notify {{ $labels.integration }}",
+            "Notifications to {{ $labels.integration }} fail at {{ $value }} per second.",
+            d,
+            rb,
+        ),
+        _alert(
+            "Watchdog",
+            "vector(1)",
+            "none",
+            "Watchdog: the alerting pipeline works",
+            "Always firing. If it stops arriving at the dead man's switch, alerting is broken.",
+            d,
+            rb,
+        ),
+    ]
+    return [
+        {"name": "opsdeck-availability", "rules": availability},
+        {"name": "opsdeck-hosts", "rules": hosts},
+        {"name": "opsdeck-backups", "rules": backups},
+        {"name": "opsdeck-stack", "rules": stack},
+    ]
+
+
+def backup_rules(apps: Any, *, runbook_base: str = RUNBOOK_BASE) -> list[dict[str, Any]]:
+    """One ``BackupMissing`` alert per database with backups enabled: its metric never appeared."""
+    rules = []
+    for app in _normalized(apps):
+        if app.get("state") == "absent":
+            continue
+        for db in app.get("databases") or []:
+            if not (db.get("backup") or {}).get("enabled"):
+                continue
+            sel = f"app={_q(app['name'])},database={_q(db['name'])}"
+            rules.append(
+                _alert(
+                    "BackupMissing",
+                    f"absent(opsdeck_backup_last_success_timestamp_seconds{{{sel}}})",
+                    "warning",
+                    f"No backup of {app['name']}/{db['name']} has ever been reported",
+                    f"The backup role has not published a success timestamp for {db['name']} ({app['name']}).",
+                    {},
+                    runbook_base,
+                    for_="26h",
+                    app=app["name"],
+                    database=db["name"],
+                    team=app["team"],
+                )
+            )
+    return [{"name": "opsdeck-backups-expected", "rules": rules}] if rules else []
+
+
+# ---------------------------------------------------------------------------------------------
+# user rules (structure only; PromQL is checked by promtool in the role)
+
+
+def validate_user_rules(groups: Any, where: str = "monitoring_rules") -> list[dict[str, Any]]:
+    """Check the shape of user rule groups; the message names the group and the rule."""
+    findings: list[str] = []
+    if groups is None:
+        return []
+    if not isinstance(groups, list):
+        raise MonitoringError(f"{where}: expected a list of rule groups, got {type(groups).__name__}")
+    seen: set[str] = set()
+    for gi, group in enumerate(groups):
+        if not isinstance(group, dict) or not isinstance(group.get("name"), str) or not group.get("name"):
+            findings.append(f"{where}[{gi}]: a rule group needs a non-empty 'name'")
+            continue
+        gname = group["name"]
+        if gname in seen or gname.startswith("opsdeck-"):
+            findings.append(f"{where}[{gi}] ('{gname}'): field 'name': used twice or reserved (opsdeck-*)")
+        seen.add(gname)
+        unknown = set(group) - {"name", "rules", "interval", "limit"}
+        if unknown:
+            findings.append(f"{where}[{gi}] ('{gname}'): unknown field(s) {', '.join(sorted(unknown))}")
+        rules = group.get("rules")
+        if not isinstance(rules, list) or not rules:
+            findings.append(f"{where}[{gi}] ('{gname}'): field 'rules': a non-empty list of rules")
+            continue
+        for ri, rule in enumerate(rules):
+            label = f"{where}[{gi}].rules[{ri}]"
+            if not isinstance(rule, dict):
+                findings.append(f"{label}: a mapping with 'alert' or 'record' and 'expr'")
+                continue
+            rname = rule.get("alert") or rule.get("record")
+            label = f"{label} ('{rname}')" if rname else label
+            if ("alert" in rule) == ("record" in rule):
+                findings.append(f"{label}: exactly one of 'alert' or 'record'")
+            elif "record" in rule and not _RULE_NAME_RE.match(str(rule["record"])):
+                findings.append(f"{label}: field 'record': not a metric name")
+            if not isinstance(rule.get("expr"), (str, int, float)) or rule.get("expr") in ("", None):
+                findings.append(f"{label}: field 'expr': a non-empty PromQL expression")
+            if "for" in rule:
+                _check_duration(rule["for"], f"{label}: field 'for'", findings)
+            unknown = set(rule) - {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
+            if unknown:
+                findings.append(f"{label}: unknown field(s) {', '.join(sorted(unknown))}")
+    if findings:
+        raise MonitoringError(findings)
+    return groups
+
+
+# ---------------------------------------------------------------------------------------------
+# scrape targets (file_sd)
+
+
+def validate_probe_url(url: Any) -> str | None:
+    """``None`` when ``url`` is an absolute http(s) URL with a host, else what is wrong."""
+    if not isinstance(url, str) or not url:
+        return "a URL such as https://www.example.com/health is required"
+    if any(c.isspace() for c in url):
+        return f"{url!r} is not a URL: it contains white space"
+    try:
+        parts = urlsplit(url)
+        _port = parts.port
+    except ValueError as exc:
+        return f"{url!r} is not a URL: {exc}"
+    if parts.scheme not in ("http", "https"):
+        return f"{url!r} is not a URL the blackbox http prober can probe (scheme must be http or https)"
+    if not parts.hostname:
+        return f"{url!r} is not a URL: it names no host"
+    return None
+
+
+def _host_matches(app: dict[str, Any], host: dict[str, Any]) -> bool:
+    wanted = app.get("hosts") or []
+    if not wanted:
+        return True
+    return host["name"] in wanted or bool(set(wanted) & set(host.get("groups") or []))
+
+
+def _published(app: dict[str, Any], container_port: int) -> dict[str, Any] | None:
+    for port in app.get("ports") or []:
+        if port["port"] == container_port and port.get("protocol", "tcp") == "tcp" and port.get("host_port"):
+            return port
+    return None
+
+
+def _bracket(address: str) -> str:
+    try:
+        return f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
+    except ValueError:
+        return address
+
+
+def _reach(port: dict[str, Any], host: dict[str, Any], local_hosts: list[str]) -> tuple[str | None, str | None]:
+    """(address Prometheus uses for a published port on ``host``, or None; why not)."""
+    host_ip = port.get("host_ip") or "0.0.0.0"
+    if host_ip in _LOOPBACK:
+        if host["name"] in local_hosts:
+            return "127.0.0.1", None
+        return None, (
+            f"published on {host_ip} only, which Prometheus (on {', '.join(local_hosts) or 'the monitoring hosts'}) "
+            f"cannot reach on host '{host['name']}'; set host_ip to an address of that host (or 0.0.0.0)"
+        )
+    if host_ip in _ANY:
+        return ("127.0.0.1" if host["name"] in local_hosts else host["address"]), None
+    return host_ip, None
+
+
+def _check_hosts(hosts: Any) -> list[dict[str, Any]]:
+    if hosts is None:
+        return []
+    if not isinstance(hosts, list):
+        raise MonitoringError(f"hosts: expected a list of {{name, address, groups}}, got {type(hosts).__name__}")
+    findings = []
+    for i, host in enumerate(hosts):
+        if not isinstance(host, dict) or not host.get("name") or not host.get("address"):
+            findings.append(f"hosts[{i}]: needs 'name' (inventory name) and 'address' (how Prometheus reaches it)")
+    if findings:
+        raise MonitoringError(findings)
+    return hosts
+
+
+def scrape_targets(
+    apps: Any,
+    hosts: Any = None,
+    *,
+    local_hosts: list[str] | None = None,
+    probes: Any = None,
+    node_exporter_port: int = 9100,
+    docker_metrics_port: int | None = None,
+    environment: str | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """file_sd target lists, by file: ``apps``, ``nodes``, ``docker``, ``probes``.
+
+    ``hosts``: the docker hosts, ``[{name, address, groups}]`` (``address`` is how Prometheus
+    reaches the host). ``local_hosts``: names of the hosts Prometheus runs on (it reaches
+    their loopback; the stack runs with host networking). ``probes``: extra blackbox probes
+    ``[{name, url, team?, module?}]``. Every target carries ``app``/``team``/``env``/``instance``
+    labels where they apply.
+    """
+    apps_n = _normalized(apps)
+    hosts_l = _check_hosts(hosts)
+    local = list(local_hosts or [])
+    findings: list[str] = []
+    app_targets: list[dict[str, Any]] = []
+    probe_targets: list[dict[str, Any]] = []
+    for app in apps_n:
+        if app.get("state") == "absent":
+            continue
+        name = app["name"]
+        env = app.get("environment") or environment or ""
+        base = {"app": name, "team": app["team"], "env": env}
+        placed = [h for h in hosts_l if _host_matches(app, h)]
+        metrics = app.get("metrics")
+        if metrics:
+            port = _published(app, metrics["port_number"])
+            if port is None:
+                findings.append(
+                    f"app '{name}': field 'metrics.port': container port {metrics['port_number']} is not published "
+                    "(no host_port); Prometheus scrapes apps on docker hosts through a published port"
+                )
+            else:
+                for host in placed:
+                    address, why = _reach(port, host, local)
+                    if address is None:
+                        findings.append(f"app '{name}': field 'ports' (port {port['port']}): {why}")
+                        continue
+                    app_targets.append(
+                        {
+                            "targets": [f"{_bracket(address)}:{port['host_port']}"],
+                            "labels": {
+                                **base,
+                                "instance": f"{host['name']}:{port['host_port']}",
+                                "__metrics_path__": metrics["path"],
+                            },
+                        }
+                    )
+        health = app.get("health")
+        if health and health.get("type") == "http":
+            port = _published(app, health["port_number"])
+            if port is not None:
+                for host in placed:
+                    address, _why = _reach(port, host, local)
+                    if address is None:
+                        continue  # reported for metrics already, or probed through the public URL
+                    url = f"{health['scheme']}://{_bracket(address)}:{port['host_port']}{health['path']}"
+                    probe_targets.append(
+                        {
+                            "targets": [url],
+                            "labels": {**base, "probe": "health", "module": "http_2xx", "host": host["name"]},
+                        }
+                    )
+        for port in app.get("ports") or []:
+            if port.get("public") and port.get("host"):
+                scheme = "https" if port.get("tls", True) else "http"
+                probe_targets.append(
+                    {
+                        "targets": [f"{scheme}://{port['host']}/"],
+                        "labels": {**base, "probe": "public", "module": "http_2xx"},
+                    }
+                )
+    for i, probe in enumerate(probes or []):
+        if not isinstance(probe, dict):
+            findings.append(f"monitoring_probes[{i}]: a mapping {{name, url, team, module}}")
+            continue
+        pname = probe.get("name") or f"#{i}"
+        unknown = set(probe) - {"name", "url", "team", "module", "app"}
+        if unknown:
+            findings.append(f"monitoring_probes[{i}] ('{pname}'): unknown field(s) {', '.join(sorted(unknown))}")
+        problem = validate_probe_url(probe.get("url"))
+        if problem:
+            findings.append(f"monitoring_probes[{i}] ('{pname}'): field 'url': {problem}")
+            continue
+        probe_targets.append(
+            {
+                "targets": [probe["url"]],
+                "labels": {
+                    "app": str(probe.get("app") or pname),
+                    "team": str(probe.get("team") or "platform"),
+                    "env": environment or "",
+                    "probe": "custom",
+                    "module": str(probe.get("module") or "http_2xx"),
+                },
+            }
+        )
+    if findings:
+        raise MonitoringError(findings)
+    nodes = [
+        {
+            "targets": [f"{_bracket('127.0.0.1' if h['name'] in local else h['address'])}:{node_exporter_port}"],
+            "labels": {"instance": h["name"], "env": environment or ""},
+        }
+        for h in hosts_l
+    ]
+    docker = (
+        [
+            {
+                "targets": [f"{_bracket('127.0.0.1' if h['name'] in local else h['address'])}:{docker_metrics_port}"],
+                "labels": {"instance": h["name"], "env": environment or ""},
+            }
+            for h in hosts_l
+        ]
+        if docker_metrics_port
+        else []
+    )
+    # probes by URL are labelled with the URL as instance by relabelling (see the role's prometheus.yml)
+    return {"apps": app_targets, "nodes": nodes, "docker": docker, "probes": probe_targets}
+
+
+# ---------------------------------------------------------------------------------------------
+# Alertmanager
+
+
+def _receiver_config(rtype: str, spec: dict[str, Any]) -> dict[str, Any]:
+    resolved = spec.get("send_resolved", rtype != "email")
+    if rtype == "email":
+        cfg: dict[str, Any] = {"to": spec["to"], "send_resolved": bool(resolved)}
+        for key in ("from", "smarthost", "auth_username", "auth_password", "require_tls"):
+            if spec.get(key) is not None:
+                cfg[key] = spec[key]
+        return {"email_configs": [cfg]}
+    if rtype == "slack":
+        cfg = {"api_url": spec["api_url"], "send_resolved": bool(resolved)}
+        if spec.get("channel"):
+            cfg["channel"] = spec["channel"]
+        cfg["title"] = "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.app }})"
+        cfg["text"] = "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}"
+        return {"slack_configs": [cfg]}
+    if rtype == "pagerduty":
+        cfg = {"routing_key": spec["routing_key"], "send_resolved": bool(resolved)}
+        if spec.get("url"):
+            cfg["url"] = spec["url"]
+        return {"pagerduty_configs": [cfg]}
+    if rtype == "webhook":
+        cfg = {"url": spec["url"], "send_resolved": bool(resolved)}
+        if spec.get("max_alerts"):
+            cfg["max_alerts"] = int(spec["max_alerts"])
+        return {"webhook_configs": [cfg]}
+    return {}
+
+
+def _validate_receivers(receivers: Any, findings: list[str]) -> list[dict[str, Any]]:
+    where = "monitoring_alertmanager_receivers"
+    if not isinstance(receivers, list):
+        findings.append(f"{where}: expected a list of receivers, got {type(receivers).__name__}")
+        return []
+    good = []
+    names: set[str] = set()
+    for i, spec in enumerate(receivers):
+        if not isinstance(spec, dict):
+            findings.append(f"{where}[{i}]: a mapping with 'name' and 'type'")
+            continue
+        name = spec.get("name")
+        label = f"{where}[{i}] ('{name}')" if name else f"{where}[{i}]"
+        if not isinstance(name, str) or not _RECEIVER_NAME_RE.match(name):
+            findings.append(f"{label}: field 'name': a receiver name ([A-Za-z0-9][-A-Za-z0-9_.]*)")
+            continue
+        if name in names or name in ("opsdeck-null", "opsdeck-watchdog"):
+            findings.append(f"{label}: field 'name': used twice or reserved")
+        names.add(name)
+        rtype = spec.get("type")
+        if rtype not in _RECEIVER_FIELDS:
+            findings.append(f"{label}: field 'type': {rtype!r} is not one of {', '.join(RECEIVER_TYPES)}")
+            continue
+        required, optional = _RECEIVER_FIELDS[rtype]
+        missing = [f for f in required if not spec.get(f)]
+        for f in missing:
+            findings.append(f"{label}: field '{f}': required for a {rtype} receiver")
+        unknown = set(spec) - {"name", "type", *required, *optional}
+        if unknown:
+            findings.append(
+                f"{label}: unknown field(s) {', '.join(sorted(unknown))}; a {rtype} receiver takes "
+                f"{', '.join((*required, *optional)) or 'nothing'}"
+            )
+        for f in ("url", "api_url"):
+            if f in spec and spec.get(f) and validate_probe_url(spec[f]):
+                findings.append(f"{label}: field '{f}': not an http(s) URL (value not shown)")
+        if not missing and not unknown:
+            good.append(spec)
+    return good
+
+
+def alertmanager_config(
+    receivers: Any,
+    *,
+    routes: Any = None,
+    default_receiver: str | None = None,
+    watchdog_url: str | None = None,
+    group_by: list[str] | None = None,
+    group_wait: str = "30s",
+    group_interval: str = "5m",
+    repeat_interval: str = "4h",
+    smtp: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An Alertmanager configuration (a dict for ``to_nice_yaml``).
+
+    ``receivers``: ``[{name, type, ...}]``, type one of ``RECEIVER_TYPES`` (secrets inside:
+    never log the result). ``routes``: ``[{receiver, team?, severity?, app?, continue?}]``
+    matched in order under the root. ``default_receiver`` gets what no route matches (default:
+    the first receiver, else a null receiver). Watchdog goes to a dead-man's-switch webhook
+    (``watchdog_url``) or to the null receiver. Critical alerts inhibit warnings with the same
+    ``alertname`` and ``instance``.
+    """
+    findings: list[str] = []
+    good = _validate_receivers(receivers if receivers is not None else [], findings)
+    names = [r["name"] for r in (receivers or []) if isinstance(r, dict) and isinstance(r.get("name"), str)]
+    for label, value in (("group_wait", group_wait), ("group_interval", group_interval)):
+        _check_duration(value, f"monitoring_alertmanager_{label}", findings)
+    _check_duration(repeat_interval, "monitoring_alertmanager_repeat_interval", findings)
+    if watchdog_url and validate_probe_url(watchdog_url):
+        findings.append("monitoring_alertmanager_watchdog_url: not an http(s) URL (value not shown)")
+    if default_receiver is not None and default_receiver not in names:
+        findings.append(
+            f"monitoring_alertmanager_default_receiver: '{default_receiver}' is not a receiver; "
+            f"defined: {', '.join(names) or 'none'}"
+        )
+    child_routes = []
+    for i, route in enumerate(routes or []):
+        where = f"monitoring_alertmanager_routes[{i}]"
+        if not isinstance(route, dict):
+            findings.append(f"{where}: a mapping {{receiver, team, severity, app, continue}}")
+            continue
+        unknown = set(route) - _ROUTE_FIELDS
+        if unknown:
+            findings.append(
+                f"{where}: unknown field(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_ROUTE_FIELDS))}"
+            )
+        if route.get("receiver") not in names:
+            findings.append(
+                f"{where}: field 'receiver': {route.get('receiver')!r} is not a receiver; "
+                f"defined: {', '.join(names) or 'none'}"
+            )
+        if route.get("severity") is not None and route["severity"] not in _SEVERITIES:
+            findings.append(f"{where}: field 'severity': {route['severity']!r} is not one of {', '.join(_SEVERITIES)}")
+        matchers = [f"{key}={_q(route[key])}" for key in ("severity", "team", "app") if route.get(key) is not None]
+        child: dict[str, Any] = {"receiver": route.get("receiver"), "matchers": matchers}
+        if route.get("group_by"):
+            child["group_by"] = list(route["group_by"])
+        if route.get("continue"):
+            child["continue"] = True
+        child_routes.append(child)
+    if findings:
+        raise MonitoringError(findings)
+    out_receivers: list[dict[str, Any]] = [{"name": "opsdeck-null"}]
+    watchdog_receiver = "opsdeck-null"
+    if watchdog_url:
+        watchdog_receiver = "opsdeck-watchdog"
+        out_receivers.append({"name": "opsdeck-watchdog", "webhook_configs": [{"url": watchdog_url}]})
+    for spec in good:
+        out_receivers.append({"name": spec["name"], **_receiver_config(spec["type"], spec)})
+    root = default_receiver or (good[0]["name"] if good else "opsdeck-null")
+    config: dict[str, Any] = {}
+    if smtp:
+        config["global"] = {f"smtp_{k}": v for k, v in smtp.items()}
+    config["route"] = {
+        "receiver": root,
+        "group_by": list(group_by or ["alertname", "app", "team"]),
+        "group_wait": group_wait,
+        "group_interval": group_interval,
+        "repeat_interval": repeat_interval,
+        "routes": [
+            {
+                "receiver": watchdog_receiver,
+                "matchers": ['alertname="Watchdog"'],
+                "group_wait": "0s",
+                "group_interval": "1m",
+                "repeat_interval": "1m",
+            },
+            *child_routes,
+        ],
+    }
+    config["receivers"] = out_receivers
+    config["inhibit_rules"] = [
+        {
+            "source_matchers": ['severity="critical"'],
+            "target_matchers": ['severity="warning"'],
+            "equal": ["alertname", "instance"],
+        }
+    ]
+    return config
+
+
+def secret_fields() -> list[str]:
+    """Receiver fields that hold secrets (never logged)."""
+    return sorted(_SECRET_FIELDS)
