@@ -119,6 +119,16 @@ class Container:
     image_id: str
     health_output: str = ""
 
+    def summary(self) -> dict[str, Any]:
+        """What the modules return about a container."""
+        return {
+            "service": self.service,
+            "container": self.name,
+            "state": self.state,
+            "health": self.health or None,
+            "image": self.image,
+        }
+
 
 @dataclass
 class GateResult:
@@ -385,10 +395,29 @@ class ComposeProject:
     # ----- the verbs -------------------------------------------------------------------
     def status(self, definition: dict[str, Any]) -> list[dict[str, Any]]:
         return [
-            {"service": c.service, "container": c.name, "state": c.state, "health": c.health or None, "image": c.image}
+            c.summary()
             for c in self.containers()
             if c.service in self.expected_services(definition) or c.state == "running"
         ]
+
+    def info(
+        self,
+        definition: dict[str, Any] | None = None,
+        secrets: dict[str, str] | None = None,
+        health_checks: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The last recorded deployment and the containers; with a desired definition, whether it is in sync."""
+        state = self.read_state()
+        entry: dict[str, Any] = {
+            "name": self.name,
+            "deployed": os.path.exists(self.path(COMPOSE_FILE)),
+            "status": state.get("status"),
+            "revision": state.get("revision"),
+            "containers": [c.summary() for c in self.containers()],
+        }
+        if definition is not None:
+            entry["in_sync"], entry["reason"] = self.in_sync(definition, secrets, health_checks)
+        return entry
 
     def in_sync(
         self, definition: dict[str, Any], secrets: dict[str, str] | None, health_checks: list[dict[str, Any]] | None

@@ -134,7 +134,6 @@ projects:
       sample: [{service: web, container: web-web-1, state: running, health: healthy, image: "acme/web:1"}]
 """
 
-import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -198,27 +197,7 @@ def main() -> None:
             project = ComposeProject(run, spec["project_dir"], spec["name"], docker=docker)
             project.profiles = spec["profiles"]
             project.containers_cache = everything.get(spec["name"], [])
-            state = project.read_state()
-            entry = {
-                "name": spec["name"],
-                "deployed": os.path.exists(project.path("compose.yaml")),
-                "status": state.get("status"),
-                "revision": state.get("revision"),
-                "containers": [
-                    {
-                        "service": c.service,
-                        "container": c.name,
-                        "state": c.state,
-                        "health": c.health or None,
-                        "image": c.image,
-                    }
-                    for c in project.containers()
-                ],
-            }
-            if spec["definition"] is not None:
-                entry["in_sync"], entry["reason"] = project.in_sync(
-                    spec["definition"], spec["secrets"], spec["health_checks"]
-                )
+            entry = project.info(spec["definition"], spec["secrets"], spec["health_checks"])
             results.append(entry)
     except ComposeError as exc:
         module.fail_json(msg=str(exc))
