@@ -76,6 +76,7 @@ RESTART_POLICIES = ("always", "unless-stopped", "on-failure", "no")
 DEPENDS_ON_CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 DATABASE_ENGINES = ("postgres", "mysql", "mariadb", "mongodb", "redis")
 DATABASE_DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306, "mariadb": 3306, "mongodb": 27017, "redis": 6379}
+DATABASE_DEFAULT_USERS = {"postgres": "postgres", "mysql": "root", "mariadb": "root", "mongodb": None, "redis": None}
 KEEP_KEYS = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
 DEFAULT_KEEP = {"last": 0, "hourly": 0, "daily": 7, "weekly": 4, "monthly": 6, "yearly": 0}
 DEFAULT_BACKUP_SCHEDULE = "0 2 * * *"
@@ -386,7 +387,7 @@ APP_SCHEMA: dict[str, Any] = {
                 "a list of databases",
                 type="array",
                 items=_obj(
-                    "a mapping {name, engine, managed, host, port, backup}",
+                    "a mapping {name, engine, managed, host, port, user, password, container, backup}",
                     required=("name", "engine"),
                     properties={
                         "name": _NON_EMPTY_STRING,
@@ -394,8 +395,15 @@ APP_SCHEMA: dict[str, Any] = {
                         "managed": _BOOL,
                         "host": _NON_EMPTY_STRING,
                         "port": _PORT_NUMBER,
+                        "user": _NON_EMPTY_STRING,
+                        "password": _allowed("a non-empty string (a vault variable)", type="string", minLength=1),
+                        "container": _allowed(
+                            "a container name: letters, digits, '_', '.' and '-'",
+                            type="string",
+                            pattern=_COMPOSE_NAME_PATTERN,
+                        ),
                         "backup": _obj(
-                            "a mapping {enabled, schedule, keep}",
+                            "a mapping {enabled, schedule, keep, verify}",
                             properties={
                                 "enabled": _BOOL,
                                 "schedule": _allowed(
@@ -404,6 +412,20 @@ APP_SCHEMA: dict[str, Any] = {
                                 "keep": _obj(
                                     "a mapping {" + ", ".join(KEEP_KEYS) + "} of integers >= 0",
                                     properties={key: _COUNT for key in KEEP_KEYS},
+                                ),
+                                "verify": _obj(
+                                    "a mapping {schedule, query}",
+                                    properties={
+                                        "schedule": _allowed(
+                                            "a 5-field cron schedule such as '0 5 * * 0'", type="string", minLength=1
+                                        ),
+                                        "query": _allowed(
+                                            "an SQL query whose first column of the first row must be true "
+                                            "(or a Redis command that must answer non-zero) after a test restore",
+                                            type="string",
+                                            minLength=1,
+                                        ),
+                                    },
                                 ),
                             },
                         ),
@@ -696,7 +718,7 @@ def _app_label(app: Any, index: int) -> str:
 
 
 def _is_secret_path(path: tuple[Any, ...]) -> bool:
-    return bool(path) and path[0] == "secrets"
+    return bool(path) and (path[0] == "secrets" or (path[0] == "databases" and path[-1] == "password"))
 
 
 def _schema_findings(app: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
@@ -973,6 +995,17 @@ def _check_databases(app: dict[str, Any], findings: list[tuple[tuple[Any, ...], 
                         ("databases", i, "backup", "schedule"),
                         f"{schedule!r} is not a 5-field cron schedule (minute hour day-of-month month day-of-week, "
                         f"e.g. '0 2 * * *'): {problem}",
+                    )
+                )
+        verify_schedule = _sub(backup, "verify").get("schedule")
+        if isinstance(verify_schedule, str) and verify_schedule:
+            problem = _cron_problem(verify_schedule)
+            if problem:
+                findings.append(
+                    (
+                        ("databases", i, "backup", "verify", "schedule"),
+                        f"{verify_schedule!r} is not a 5-field cron schedule (minute hour day-of-month month "
+                        f"day-of-week, e.g. '0 5 * * 0'): {problem}",
                     )
                 )
         keep = backup.get("keep")
@@ -1305,10 +1338,17 @@ def _normalize_app(app: dict[str, Any], environment: str | None, registry: str |
                 "managed": db.get("managed", False),
                 "host": db.get("host"),
                 "port": db.get("port", DATABASE_DEFAULT_PORTS[db["engine"]]),
+                "user": db.get("user", DATABASE_DEFAULT_USERS[db["engine"]]),
+                "password": db.get("password"),
+                "container": db.get("container"),
                 "backup": {
                     "enabled": backup.get("enabled", True),
                     "schedule": backup.get("schedule", DEFAULT_BACKUP_SCHEDULE),
                     "keep": keep,
+                    "verify": {
+                        "schedule": (backup.get("verify") or {}).get("schedule"),
+                        "query": (backup.get("verify") or {}).get("query"),
+                    },
                 },
             }
         )

@@ -414,7 +414,12 @@ def test_hardening_can_be_turned_off_field_by_field(hardening: dict[str, Any], e
 def test_backup_keep_given_replaces_the_default(keep: dict[str, int], expected: dict[str, int]) -> None:
     db = {"name": "appdb", "engine": "postgres", "backup": {"keep": keep, "schedule": "30 */6 * * mon-fri"}}
     backup = one(databases=[db])["databases"][0]["backup"]
-    assert backup == {"enabled": True, "schedule": "30 */6 * * mon-fri", "keep": expected}
+    assert backup == {
+        "enabled": True,
+        "schedule": "30 */6 * * mon-fri",
+        "keep": expected,
+        "verify": {"schedule": None, "query": None},
+    }
 
 
 def test_backup_disabled_may_keep_nothing() -> None:
@@ -426,8 +431,44 @@ def test_database_fields_are_kept() -> None:
     db = {"name": "App_DB", "engine": "mariadb", "managed": True, "host": "db.internal", "port": 3307}
     assert one(databases=[db])["databases"][0] == {
         **db,
-        "backup": {"enabled": True, "schedule": "0 2 * * *", "keep": model.DEFAULT_KEEP},
+        "user": "root",
+        "password": None,
+        "container": None,
+        "backup": {
+            "enabled": True,
+            "schedule": "0 2 * * *",
+            "keep": model.DEFAULT_KEEP,
+            "verify": {"schedule": None, "query": None},
+        },
     }
+
+
+@pytest.mark.parametrize(("engine", "user"), [("postgres", "postgres"), ("mysql", "root"), ("redis", None)])
+def test_database_user_defaults_per_engine(engine: str, user: str | None) -> None:
+    assert one(databases=[{"name": "d", "engine": engine}])["databases"][0]["user"] == user
+
+
+def test_database_connection_fields() -> None:
+    db = {
+        "name": "authdb",
+        "engine": "postgres",
+        "user": "backup",
+        "password": "s3cret",
+        "container": "auth-db-1",
+        "backup": {"verify": {"schedule": "0 5 * * 0", "query": "SELECT count(*) > 0 FROM users"}},
+    }
+    got = one(databases=[db])["databases"][0]
+    assert (got["user"], got["password"], got["container"]) == ("backup", "s3cret", "auth-db-1")
+    assert got["backup"]["verify"] == {"schedule": "0 5 * * 0", "query": "SELECT count(*) > 0 FROM users"}
+
+
+def test_database_password_never_shown_in_errors() -> None:
+    with pytest.raises(model.ModelError) as err:
+        model.normalize_apps(
+            [{"name": "web", "image": "x:1", "databases": [{"name": "d", "engine": "redis", "password": 42}]}]
+        )
+    assert "42" not in str(err.value)
+    assert "databases[0].password" in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -687,8 +728,8 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str]] = [
     ("unknown metrics key", {"metrics": {"url": "/m"}}, "app 'web': field 'metrics.url': unknown field..."),
     (
         "unknown database key",
-        {"databases": [{"name": "d", "engine": "redis", "user": "x"}]},
-        "app 'web': field 'databases[0].user': unknown field...",
+        {"databases": [{"name": "d", "engine": "redis", "usr": "x"}]},
+        "app 'web': field 'databases[0].usr': unknown field...",
     ),
     (
         "unknown smoke key",
