@@ -1,0 +1,34 @@
+# Copyright (c) opsdeck platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filter systemd_calendar: a 5-field cron schedule as systemd OnCalendar= expressions.
+
+A thin wrapper around plugins/module_utils/systemd_calendar.py (pure function, unit tested
+there). Documentation: systemd_calendar.yml next to this file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.opsdeck.platform.plugins.module_utils.systemd_calendar import (
+    CalendarError,
+    cron_to_oncalendar,
+)
+
+
+def systemd_calendar(schedule: Any) -> list[str]:
+    """The OnCalendar= expressions (one, or two when cron ORs its day fields) of a cron schedule."""
+    try:
+        return cron_to_oncalendar(schedule)
+    except CalendarError as exc:
+        raise AnsibleFilterError(f"systemd_calendar: {exc}") from None
+
+
+class FilterModule:
+    """systemd calendar filters of opsdeck.platform."""
+
+    def filters(self) -> dict[str, Any]:
+        return {"systemd_calendar": systemd_calendar}

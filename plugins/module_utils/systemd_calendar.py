@@ -1,0 +1,193 @@
+# Copyright (c) opsdeck platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Translate a 5-field cron schedule into systemd ``OnCalendar=`` expressions.
+
+Pure functions, no Ansible: the filter ``opsdeck.platform.systemd_calendar`` and the unit
+tests call them directly. The input is a schedule as the application model accepts it
+(``minute hour day-of-month month day-of-week``; ``*``, lists, ranges, ``/step``, month and
+day names, day-of-week 0 and 7 both Sunday; no ``@daily``).
+
+Cron semantics kept here, as Vixie cron (Debian's ``cron``) implements them:
+
+- ``N/S`` (a single value with a step) means ``N-<last>/S``; systemd's ``N/S`` means the same.
+- Day-of-month and day-of-week: when *both* are restricted (neither field starts with ``*``),
+  a day matches when *either* matches (OR). One ``OnCalendar=`` line can only AND them, so that
+  case gives two lines, one per day field; a timer with several ``OnCalendar=`` lines fires on
+  the union. When either field starts with ``*`` (``*/2`` included) the two are ANDed, which one
+  line expresses.
+
+Reversed ranges (``5-1``) are refused rather than guessed at: cron implementations disagree
+about them.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+# systemd's weekday order starts on Monday.
+_SYSTEMD_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+# (label, lowest, highest, names)
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day-of-month", 1, 31, {}),
+    ("month", 1, 12, {m: i + 1 for i, m in enumerate(_MONTHS)}),
+    ("day-of-week", 0, 7, {d: i for i, d in enumerate(_CRON_WEEKDAYS)}),
+)
+_PART_RE = re.compile(r"^(?:(\*)|([0-9A-Za-z]+)(?:-([0-9A-Za-z]+))?)(?:/([0-9]+))?$")
+
+
+class CalendarError(ValueError):
+    """The schedule is not a 5-field cron schedule this translation accepts (the message says why)."""
+
+
+class _Part:
+    """One comma-separated element of a cron field: ``*``, ``N``, ``A-B``, each with an optional step."""
+
+    __slots__ = ("first", "last", "star", "step")
+
+    def __init__(self, first: int, last: int, step: int | None, star: bool) -> None:
+        self.first, self.last, self.step, self.star = first, last, step, star
+
+    def values(self) -> list[int]:
+        return list(range(self.first, self.last + 1, self.step or 1))
+
+
+def _number(text: str, label: str, low: int, high: int, names: dict[str, int], field: str) -> int:
+    value = int(text) if text.isdigit() else names.get(text.lower())
+    if value is None:
+        hint = f" or a name ({', '.join(names)})" if names else ""
+        raise CalendarError(f"the {label} field {field!r}: {text!r} is not a number{hint}")
+    if not low <= value <= high:
+        raise CalendarError(f"the {label} field {field!r}: {text} is outside {low}-{high}")
+    return value
+
+
+def _parse_field(text: str, index: int) -> list[_Part]:
+    label, low, high, names = _FIELDS[index]
+    parts: list[_Part] = []
+    for element in text.split(","):
+        match = _PART_RE.match(element)
+        if not match:
+            raise CalendarError(f"the {label} field {text!r}: {element!r} is not '*', a value, a range or a step")
+        star, start, end, step_text = match.groups()
+        step = int(step_text) if step_text is not None else None
+        if step == 0:
+            raise CalendarError(f"the {label} field {text!r}: a step of 0 never advances")
+        if star:
+            parts.append(_Part(low, high if index != 4 else 6, step, True))
+            continue
+        first = _number(start, label, low, high, names, text)
+        if end is not None:
+            last = _number(end, label, low, high, names, text)
+        elif step is not None:
+            last = high  # N/S means N-<last>/S
+        else:
+            last = first
+        if last < first:
+            raise CalendarError(
+                f"the {label} field {text!r}: the range {element!r} runs backwards; write it as two ranges "
+                f"(e.g. '{start}-{high},{low}-{end}')"
+            )
+        parts.append(_Part(first, last, step, False))
+    return parts
+
+
+def _two(value: int) -> str:
+    return f"{value:02d}"
+
+
+def _render_numeric(parts: list[_Part], low: int, high: int) -> str:
+    """A systemd component (month, day, hour or minute): ``*``, values, ``A..B``, ``A/S``, ``A..B/S``."""
+    if any(p.star and not p.step for p in parts):
+        return "*"
+    rendered: list[str] = []
+    for p in parts:
+        if p.step and p.step > 1:
+            # systemd's "A/S" runs to the end of the component, like cron's "A-<last>/S".
+            span = _two(p.first) if p.last == high else f"{_two(p.first)}..{_two(p.last)}"
+            rendered.append(f"{span}/{p.step}")
+        elif p.first == p.last:
+            rendered.append(_two(p.first))
+        elif p.first == low and p.last == high:
+            return "*"
+        else:
+            rendered.append(f"{_two(p.first)}..{_two(p.last)}")
+    return ",".join(dict.fromkeys(rendered))
+
+
+def _weekdays(parts: list[_Part]) -> set[int]:
+    """Days of the week as systemd indexes (Monday 0 .. Sunday 6)."""
+    days: set[int] = set()
+    for p in parts:
+        for cron_day in p.values():
+            days.add((cron_day - 1) % 7)  # cron: Sunday 0 (and 7), Monday 1
+    return days
+
+
+def _render_weekdays(days: set[int]) -> str:
+    """``Mon..Fri``, ``Sat,Sun``: runs of three or more days as ranges, in systemd's order."""
+    ordered = sorted(days)
+    runs: list[list[int]] = []
+    for day in ordered:
+        if runs and runs[-1][-1] == day - 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    out: list[str] = []
+    for run in runs:
+        if len(run) >= 3:
+            out.append(f"{_SYSTEMD_WEEKDAYS[run[0]]}..{_SYSTEMD_WEEKDAYS[run[-1]]}")
+        else:
+            out.extend(_SYSTEMD_WEEKDAYS[d] for d in run)
+    return ",".join(out)
+
+
+def _covers_all_days(parts: list[_Part]) -> bool:
+    return set().union(*(set(p.values()) for p in parts)) >= set(range(1, 32))
+
+
+def cron_to_oncalendar(schedule: str) -> list[str]:
+    """The ``OnCalendar=`` expressions (one or two) that fire when the cron ``schedule`` does.
+
+    >>> cron_to_oncalendar("0 2 * * *")
+    ['*-*-* 02:00:00']
+    >>> cron_to_oncalendar("30 4 1,15 * mon")
+    ['*-*-01,15 04:30:00', 'Mon *-*-* 04:30:00']
+
+    Raises CalendarError with the field and the reason when the schedule is not valid.
+    """
+    if not isinstance(schedule, str):
+        raise CalendarError(f"expected a 5-field cron schedule as a string, got {type(schedule).__name__}")
+    fields = schedule.split()
+    if len(fields) != 5:
+        raise CalendarError(
+            f"{schedule!r} is not a 5-field cron schedule (minute hour day-of-month month day-of-week): "
+            f"it has {len(fields)} fields"
+        )
+    try:
+        minute, hour, dom, month, dow = (_parse_field(text, i) for i, text in enumerate(fields))
+    except CalendarError as exc:
+        raise CalendarError(f"{schedule!r}: {exc}") from None
+
+    time = f"{_render_numeric(hour, 0, 23)}:{_render_numeric(minute, 0, 59)}:00"
+    month_text = _render_numeric(month, 1, 12)
+    dom_text = _render_numeric(dom, 1, 31)
+    days = _weekdays(dow)
+    dow_text = "" if len(days) == 7 else _render_weekdays(days) + " "
+
+    def line(weekdays: str, day: str) -> str:
+        return f"{weekdays}*-{month_text}-{day} {time}"
+
+    dom_restricted = not fields[2].startswith("*")
+    dow_restricted = not fields[4].startswith("*")
+    if dom_restricted and dow_restricted:
+        # Cron ORs the two day fields; a field that already covers every day makes the union every day.
+        if not dow_text or _covers_all_days(dom):
+            return [line("", "*")]
+        return [line("", dom_text), line(dow_text, "*")]
+    return [line(dow_text, dom_text)]
