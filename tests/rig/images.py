@@ -12,7 +12,8 @@ the local registry is not rebuilt. Built images are pushed to the local registry
 as an air-gapped site pulls from its mirror.
 
 The resolved references are written to ``$RIG_STATE/images.json`` (name -> reference),
-``images.env`` (``OPSDECK_IMAGE_<NAME>=...`` for the shell and molecule) and
+``images.env`` (``OPSDECK_IMAGE_<NAME>=...`` for the shell and molecule, followed by the
+lines of ``tools.env``: the host tools that up.sh built, e.g. ``OPSDECK_S3_SERVER_BIN``) and
 ``images.yml`` (``opsdeck_rig_images`` for Ansible).
 
 Usage: images.py build [NAME...] | images.py list
@@ -202,7 +203,8 @@ def build_image(img: Image, parent_ref: str) -> str:
         ctx = Path(tmp) / "ctx"
         shutil.copytree(img.directory, ctx)
         if (ctx / "prebuild.sh").is_file():
-            run(["bash", str(ctx / "prebuild.sh")], logfile, cwd=ctx, env=dict(os.environ, CONTEXT=str(ctx)))
+            env = dict(os.environ, CONTEXT=str(ctx), RIG_ROOT=os.environ.get("RIG_ROOT", str(HERE.parents[1])))
+            run(["bash", str(ctx / "prebuild.sh")], logfile, cwd=ctx, env=env)
         cmd = ["docker", "build", "-q", "--build-arg", f"BASE={parent_ref}", "-t", ref]
         for key, value in img.args.items():
             cmd += ["--build-arg", f"{key}={value}"]
@@ -217,6 +219,10 @@ def write_state(refs: dict[str, str]) -> None:
     (STATE / "images.json").write_text(json.dumps(refs, indent=2, sort_keys=True) + "\n")
     env_lines = [f"OPSDECK_IMAGE_{re.sub(r'[^A-Z0-9]', '_', k.upper())}={v}" for k, v in sorted(refs.items())]
     env_lines.append(f"OPSDECK_REGISTRY={REGISTRY}")
+    # Host tools that up.sh built (e.g. OPSDECK_S3_SERVER_BIN), so that tests see them too.
+    tools = STATE / "tools.env"
+    if tools.is_file():
+        env_lines += [line for line in tools.read_text().splitlines() if line.strip()]
     (STATE / "images.env").write_text("\n".join(env_lines) + "\n")
     (STATE / "images.yml").write_text(
         yaml.safe_dump({"opsdeck_rig_registry": REGISTRY, "opsdeck_rig_images": refs}, sort_keys=True)

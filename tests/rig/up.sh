@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # The test rig: everything the integration and molecule tiers stand on.
 #
-#   tests/rig/up.sh            engine, compose plugin, registry, images (idempotent)
+#   tests/rig/up.sh            engine, compose plugin, registry, tools, images (idempotent)
 #   tests/rig/up.sh engine     only the Docker engine (and compose plugin)
+#   tests/rig/up.sh tools      only the host tools (backup client tools, the S3 server)
 #   tests/rig/up.sh images     only the images (engine and registry must answer)
 #
 # Idempotent and quick on a second run: packages are installed only when missing,
@@ -77,16 +78,33 @@ EOF
   wait_for "registry" 30 curl -fsS "http://$RIG_REGISTRY/v2/"
 }
 
+# Host tools of the backup tier: the client tools and pipeline pieces that the backup
+# engine runs (pg_dump, mariadb-dump, redis-cli, zstd, age, pgbackrest, nsupdate), and the
+# S3 server of the tests: versitygw (Apache-2.0, enforces Object Lock), built from the Go
+# module proxy at the version pinned in images/s3/server.pin and cached in $RIG_CACHE/bin.
+# Not MinIO: it is AGPL. Its path goes to $RIG_STATE/tools.env (images.py copies it into
+# images.env, which the test tiers export).
+tools() {
+  need_packages age zstd postgresql-client-15 mariadb-client redis-tools pgbackrest bind9 bind9-dnsutils attr
+  local s3bin
+  s3bin=$(bash "$here/gobin.sh" "$(cat "$here/images/s3/server.pin")")
+  "$s3bin" --version >/dev/null || die "$s3bin does not run"
+  printf 'OPSDECK_S3_SERVER_BIN=%s\n' "$s3bin" >"$RIG_STATE/tools.env.new"
+  mv "$RIG_STATE/tools.env.new" "$RIG_STATE/tools.env"
+  log "S3 server: $s3bin"
+}
+
 images() {
   "$RIG_PYTHON" "$here/images.py" build
 }
 
 start=$(date +%s)
 case "$want" in
-  all) engine; registry; images ;;
+  all) engine; registry; tools; images ;;
   engine) engine ;;
   registry) registry ;;
+  tools) tools ;;
   images) registry; images ;;
-  *) die "unknown part '$want' (all, engine, registry, images)" ;;
+  *) die "unknown part '$want' (all, engine, registry, tools, images)" ;;
 esac
 log "rig ready in $(($(date +%s) - start)) s (state: $RIG_STATE)"
