@@ -12,10 +12,16 @@ import base64
 import hashlib
 import os
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 
+import boto3
+import docker
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from .conftest import wait_exec, wait_http
 
 PART = 5 * 1024 * 1024  # S3's smallest part (except the last)
 
@@ -40,8 +46,6 @@ def test_bucket_has_object_lock_and_versioning(s3_server, s3_bucket):
 
 
 def test_wrong_secret_is_refused(s3_server, s3_bucket):
-    import boto3
-
     intruder = boto3.client(
         "s3",
         endpoint_url=s3_server.endpoint_url,
@@ -199,3 +203,45 @@ def test_stop_refuses_connections_and_start_keeps_the_data(s3_server, s3_bucket)
         s3_server.start()
     assert s3_server.endpoint_url.endswith(f":{port}")
     assert s3_server.client().get_object(Bucket=s3_bucket, Key="kept")["Body"].read() == b"still here"
+
+
+def test_s3_image_serves_object_lock_with_credentials_from_the_environment(images, run_container):
+    """The image for molecule hosts: same server, root credentials from S3_ACCESS_KEY/S3_SECRET_KEY."""
+    access, secret = "it-image-key", "it-image-secret-0123456789"
+    started = run_container(images["s3"], environment={"S3_ACCESS_KEY": access, "S3_SECRET_KEY": secret})
+    _status, body = wait_http(f"http://{started.ip}:9000/health")
+    assert body == "OK"
+    rc, out = started.exec(["id", "-u"])
+    assert rc == 0 and out.strip() != "0"
+    cmdline = wait_exec(started, ["cat", "/proc/1/cmdline"])
+    assert "versitygw" in cmdline and secret not in cmdline and access not in cmdline
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://{started.ip}:9000",
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    s3.create_bucket(Bucket="image-bucket", ObjectLockEnabledForBucket=True)
+    put = s3.put_object(
+        Bucket="image-bucket", Key="k", Body=b"v", ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=_future()
+    )
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket="image-bucket", Key="k", VersionId=put["VersionId"])
+    assert _code(exc) == "AccessDenied"
+    # The engine reports the image's health check passing.
+    for _attempt in range(40):
+        started.container.reload()
+        if started.container.attrs["State"].get("Health", {}).get("Status") == "healthy":
+            break
+        time.sleep(0.5)
+    assert started.container.attrs["State"]["Health"]["Status"] == "healthy"
+
+
+def test_s3_image_refuses_to_start_without_credentials(images, docker_client):
+    with pytest.raises(docker.errors.ContainerError) as exc:
+        docker_client.containers.run(images["s3"], remove=True, labels={"opsdeck.test": "1"})
+    assert exc.value.exit_status == 1
+    assert b"set S3_ACCESS_KEY and S3_SECRET_KEY" in exc.value.stderr
