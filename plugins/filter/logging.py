@@ -1,0 +1,105 @@
+# Copyright (c) opsdeck platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Logging filters: logging_store_flags, logging_shipper_args, logging_scrape_targets.
+
+Thin wrappers around plugins/module_utils/logging.py, where the logic lives and is unit tested.
+Their documentation is in the <name>.yml files next to this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.opsdeck.platform.plugins.module_utils import logging as lg
+from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError
+
+
+def _wrap(func: Callable[..., Any], what: str) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ModelError as exc:
+            count = len(exc.errors)
+            raise AnsibleFilterError(f"{what} ({count} finding{'s' if count != 1 else ''}):\n{exc}") from None
+        except (TypeError, KeyError, AttributeError) as exc:
+            raise AnsibleFilterError(f"{what}: unexpected input ({type(exc).__name__}: {exc})") from None
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+def logging_store_flags(
+    retention_period: Any,
+    max_disk_usage: Any = None,
+    listen_address: Any = "127.0.0.1",
+    port: Any = 9428,
+    data_path: str = "/victoria-logs-data",
+    extra_flags: Any = None,
+) -> Any:
+    """The VictoriaLogs command line; the input is the retention period."""
+    return _wrap(lg.store_flags, "invalid logging store settings")(
+        retention_period,
+        max_disk_usage,
+        listen_address=listen_address,
+        port=port,
+        data_path=data_path,
+        extra_flags=extra_flags,
+    )
+
+
+def logging_shipper_args(
+    url: Any,
+    host: Any = None,
+    environment: Any = None,
+    labels: Any = None,
+    fields: Any = None,
+    containers: Any = "all",
+    containers_dir: str = "/containers",
+    state: str = "/state/positions.json",
+    interval: Any = "1s",
+    listen_address: Any = "127.0.0.1",
+    port: Any = 9430,
+) -> Any:
+    """The shipper's command line; the input is the store's base URL."""
+    return _wrap(lg.shipper_args, "invalid logging shipper settings")(
+        url,
+        host=host,
+        environment=environment,
+        labels=labels,
+        fields=fields,
+        containers=containers,
+        containers_dir=containers_dir,
+        state=state,
+        interval=interval,
+        listen_address=listen_address,
+        port=port,
+    )
+
+
+def logging_scrape_targets(
+    stores: Any,
+    shippers: Any = None,
+    store_port: int = 9428,
+    shipper_port: int = 9430,
+    environment: str | None = None,
+) -> Any:
+    """file_sd entries for the stores' and shippers' /metrics."""
+    return _wrap(lg.scrape_targets, "cannot derive logging scrape targets")(
+        stores, shippers, store_port=store_port, shipper_port=shipper_port, environment=environment
+    )
+
+
+class FilterModule:
+    """The opsdeck logging filters."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "logging_store_flags": logging_store_flags,
+            "logging_shipper_args": logging_shipper_args,
+            "logging_scrape_targets": logging_scrape_targets,
+        }

@@ -1,0 +1,3 @@
+module opsdeck.example/logship
+
+go 1.22
