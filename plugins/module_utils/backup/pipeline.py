@@ -544,6 +544,9 @@ def _restore_redis(
             raise BackupError(f"{what}: redis-check-rdb refused the restored file: {tail(check.stdout + check.stderr)}")
         os.replace(tmp_path, out_path)
         if target.container:
+            # docker cp makes the file root's inside the container: it must be readable by the
+            # server's user there. It sits in a private (0700) directory on this side.
+            os.chmod(out_path, 0o644)
             docker = target.docker
             for argv in (
                 [docker, "stop", target.container],

@@ -129,8 +129,8 @@ class StreamCheck:
         self.size = 0
 
     def feed(self, chunk: bytes) -> bytes:
-        if len(self.head) < 64:
-            self.head += chunk[: 64 - len(self.head)]
+        if len(self.head) < 256:
+            self.head += chunk[: 256 - len(self.head)]
         self.size += len(chunk)
         return chunk
 
@@ -353,7 +353,8 @@ class _MysqlCheck(StreamCheck):
         return chunk
 
     def finish(self, stderr: str) -> tuple[bytes, str]:
-        if not (self.head.startswith(b"-- MySQL dump") or self.head.startswith(b"-- MariaDB dump")):
+        # MariaDB >= 10.11.8 starts with a "sandbox mode" comment line before its header.
+        if b"-- MySQL dump" not in self.head and b"-- MariaDB dump" not in self.head:
             raise BackupError("the dump does not start like a mysqldump file")
         if b"-- Dump completed" not in self.last:
             raise BackupError("the dump is incomplete: mysqldump did not write its '-- Dump completed' line")

@@ -1,0 +1,202 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``opsdeck-backup``: the backup engine as a command, for systemd timers on database hosts.
+
+    opsdeck-backup [--config FILE] run APP/DB
+    opsdeck-backup [--config FILE] list [APP/DB]
+    opsdeck-backup [--config FILE] verify APP/DB [--id ID]
+    opsdeck-backup [--config FILE] prune APP/DB [--dry-run]
+    opsdeck-backup [--config FILE] restore APP/DB [--id ID | --before TIME] [--database NAME] [--force]
+
+Every command prints JSON on stdout and errors on stderr; the exit status is 0 on
+success, 1 on failure, 2 on a usage error. ``run`` and ``verify`` update the job's
+textfile metrics whether they succeed or fail, and hold a per-job lock so two runs of
+one job never overlap. Credentials come from the config file (0600), never from argv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from . import catalog, config, pipeline, prune
+from .errors import BackupError
+from .metrics import JobMetrics
+
+DEFAULT_CONFIG = "/etc/opsdeck-backup/config.json"
+DEFAULT_STATE_DIR = "/var/lib/opsdeck-backup"
+
+
+def _print(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _job_lock(state_dir: str, job: str) -> Iterator[None]:
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(state_dir, job.replace("/", "_") + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError(f"{job}: another run of this job is in progress") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _metrics(conf: dict[str, Any], job: pipeline.Job) -> JobMetrics:
+    state = conf.get("state_dir") or DEFAULT_STATE_DIR
+    return JobMetrics(state, conf.get("metrics_dir"), job.app, job.database, job.conn.engine).load()
+
+
+def _identity(conf: dict[str, Any]) -> pipeline.Identity:
+    path = conf.get("identity_file")
+    if not path:
+        raise BackupError("config: identity_file is not set; verify and restore need the age identity")
+    return pipeline.Identity(path=path)
+
+
+def cmd_run(conf: dict[str, Any], args: argparse.Namespace) -> int:
+    job = config.job_named(conf, args.job)
+    metrics = _metrics(conf, job)
+    with _job_lock(conf.get("state_dir") or DEFAULT_STATE_DIR, job.name):
+        t0 = time.monotonic()
+        try:
+            manifest = pipeline.backup(job, config.store_from(conf), config.settings_from(conf))
+        except BaseException:
+            metrics.failure(time.time())
+            metrics.save()
+            raise
+        metrics.success(time.time(), time.monotonic() - t0, manifest["objects"]["data"]["size"])
+        metrics.save()
+    data = manifest["objects"]["data"]
+    _print(
+        {
+            "job": job.name,
+            "id": manifest["id"],
+            "key": data["key"],
+            "size": data["size"],
+            "seconds": manifest["duration_seconds"],
+        }
+    )
+    return 0
+
+
+def cmd_list(conf: dict[str, Any], args: argparse.Namespace) -> int:
+    app = database = None
+    if args.job:
+        job = config.job_named(conf, args.job)
+        app, database = job.app, job.database
+    found = catalog.list_backups(config.store_from(conf), app, database)
+    _print(
+        [
+            {k: b.get(k) for k in ("id", "app", "database", "engine", "finished_at", "verified_at")}
+            | {"size": b["objects"]["data"]["size"]}
+            for b in found
+        ]
+    )
+    return 0
+
+
+def cmd_verify(conf: dict[str, Any], args: argparse.Namespace) -> int:
+    job = config.job_named(conf, args.job)
+    metrics = _metrics(conf, job)
+    with _job_lock(conf.get("state_dir") or DEFAULT_STATE_DIR, job.name):
+        try:
+            doc = pipeline.verify(
+                config.store_from(conf),
+                job.layout,
+                _identity(conf),
+                job.conn,
+                backup_id=args.id,
+                query=job.verify_query,
+            )
+        except BaseException:
+            metrics.verify_failed(time.time())
+            metrics.save()
+            raise
+        metrics.verified(time.time())
+        metrics.save()
+    _print(doc)
+    return 0
+
+
+def cmd_prune(conf: dict[str, Any], args: argparse.Namespace) -> int:
+    job = config.job_named(conf, args.job)
+    result = prune.prune(config.store_from(conf, prune=True), job.layout, job.keep, dry_run=args.dry_run)
+    result.pop("plan", None)
+    _print(result)
+    return 1 if result["failed"] else 0
+
+
+def cmd_restore(conf: dict[str, Any], args: argparse.Namespace) -> int:
+    job = config.job_named(conf, args.job)
+    target = job.conn.with_database(args.database) if args.database else job.conn
+    result = pipeline.restore(
+        config.store_from(conf),
+        job.layout,
+        _identity(conf),
+        target,
+        backup_id=args.id,
+        before=args.before,
+        force=args.force,
+        redis_path=args.path,
+    )
+    _print(result)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="opsdeck-backup", description="Backups of the databases of the opsdeck model.")
+    p.add_argument("--config", default=os.environ.get("OPSDECK_BACKUP_CONFIG", DEFAULT_CONFIG))
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="back up one job")
+    run.add_argument("job", help="APP/DB")
+    run.set_defaults(fn=cmd_run)
+    lst = sub.add_parser("list", help="list complete backups, newest first")
+    lst.add_argument("job", nargs="?")
+    lst.set_defaults(fn=cmd_list)
+    ver = sub.add_parser("verify", help="test-restore the latest backup into a throwaway database")
+    ver.add_argument("job")
+    ver.add_argument("--id")
+    ver.set_defaults(fn=cmd_verify)
+    pru = sub.add_parser("prune", help="apply the job's retention")
+    pru.add_argument("job")
+    pru.add_argument("--dry-run", action="store_true")
+    pru.set_defaults(fn=cmd_prune)
+    res = sub.add_parser("restore", help="restore a backup into the job's database or another one")
+    res.add_argument("job")
+    which = res.add_mutually_exclusive_group()
+    which.add_argument("--id")
+    which.add_argument("--before", help="the latest backup finished at or before this ISO time")
+    res.add_argument("--database", help="restore into this database instead of the job's")
+    res.add_argument("--path", help="redis: write the RDB file here")
+    res.add_argument("--force", action="store_true", help="replace a non-empty target")
+    res.set_defaults(fn=cmd_restore)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        conf = config.load(args.config)
+        return int(args.fn(conf, args))
+    except BackupError as exc:
+        sys.stderr.write(f"opsdeck-backup: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("opsdeck-backup: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
