@@ -19,12 +19,16 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.systemd_calendar 
 )
 
 
-def systemd_calendar(schedule: Any) -> list[str]:
-    """The OnCalendar= expressions (one, or two when cron ORs its day fields) of a cron schedule."""
+def systemd_calendar(schedule: Any, field: str | None = None) -> list[str]:
+    """The OnCalendar= expressions (one, or two when cron ORs its day fields) of a cron schedule.
+
+    ``field`` names where the schedule came from (``app 'web': field 'databases[0].backup.schedule'``);
+    an error message starts with it.
+    """
     try:
         return cron_to_oncalendar(schedule)
     except CalendarError as exc:
-        raise AnsibleFilterError(f"systemd_calendar: {exc}") from None
+        raise AnsibleFilterError(f"{field or 'systemd_calendar'}: {exc}") from None
 
 
 class FilterModule:

@@ -97,6 +97,10 @@ def test_filter_wraps_errors() -> None:
     assert flt("0 2 * * *") == ["*-*-* 02:00:00"]
     with pytest.raises(AnsibleFilterError, match=r"^systemd_calendar: '0 2 \* \*' is not a 5-field"):
         flt("0 2 * *")
+    with pytest.raises(
+        AnsibleFilterError, match=r"^app 'web': field 'databases\[0\]\.backup\.schedule': '0 22-2 \* \* \*'"
+    ):
+        flt("0 22-2 * * *", field="app 'web': field 'databases[0].backup.schedule'")
 
 
 def test_model_defaults_translate() -> None:
