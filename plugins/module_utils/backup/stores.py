@@ -344,15 +344,23 @@ class S3Store(Store):
                 from botocore.config import Config
             except ImportError:  # pragma: no cover - depends on the host
                 raise BackupError("s3 store: the Python library boto3 is not installed (python3-boto3)") from None
-            config = Config(
-                retries={"max_attempts": 1, "mode": "standard"},
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                max_pool_connections=max(10, concurrency + 2),
-                s3={"addressing_style": "path"} if endpoint_url else None,
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            )
+            options: dict[str, Any] = {
+                "retries": {"max_attempts": 1, "mode": "standard"},
+                "connect_timeout": connect_timeout,
+                "read_timeout": read_timeout,
+                "max_pool_connections": max(10, concurrency + 2),
+                "s3": {"addressing_style": "path"} if endpoint_url else None,
+            }
+            try:
+                # botocore >= 1.36 adds CRC32 checksums to every upload by default, which many
+                # S3-compatible servers refuse; we send our own SHA-256 instead.
+                config = Config(
+                    **options,
+                    request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required",
+                )
+            except TypeError:  # older botocore (Debian bookworm's 1.29): no such options, and no such default
+                config = Config(**options)
             client = boto3.session.Session().client(
                 "s3",
                 endpoint_url=endpoint_url,
