@@ -445,8 +445,8 @@ class S3Store(Store):
         try:
             resp = self.call(f"put of {full}", self.client.put_object, **args)
         except BackupError as exc:
-            if self.conditional_writes and "NotImplemented" in str(exc):
-                # A server without conditional writes: the exists() check above stands alone.
+            if self.conditional_writes and ("NotImplemented" in str(exc) or "IfNoneMatch" in str(exc)):
+                # A server (or an older botocore) without conditional writes: the exists() check stands alone.
                 self.conditional_writes = False
                 return self.put_bytes(key, data, lock_until=lock_until, lock_mode=lock_mode)
             raise
