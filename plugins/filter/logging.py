@@ -64,6 +64,7 @@ def logging_shipper_args(
     interval: Any = "1s",
     listen_address: Any = "127.0.0.1",
     port: Any = 9430,
+    journal_dir: str | None = None,
 ) -> Any:
     """The shipper's command line; the input is the store's base URL."""
     return _wrap(lg.shipper_args, "invalid logging shipper settings")(
@@ -78,6 +79,7 @@ def logging_shipper_args(
         interval=interval,
         listen_address=listen_address,
         port=port,
+        journal_dir=journal_dir,
     )
 
 

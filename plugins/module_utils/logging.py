@@ -187,8 +187,12 @@ def shipper_args(
     interval: Any = "1s",
     listen_address: Any = "127.0.0.1",
     port: Any = 9430,
+    journal_dir: str | None = None,
 ) -> list[str]:
-    """The shipper's (logship) command line: where to push, which labels become which fields."""
+    """The shipper's (logship) command line: where to push, which labels become which fields.
+
+    ``journal_dir``: where the host's journal is mounted in the shipper; none: no journal.
+    """
     errors: list[str] = []
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
@@ -209,11 +213,11 @@ def shipper_args(
                 not isinstance(key, str)
                 or not _FIELD_RE.match(key)
                 or key.startswith("_")
-                or key in ("stream", "container")
+                or key in ("stream", "container", "source")
             ):
                 errors.append(
                     f"{var}: field name {key!r} is not allowed "
-                    "(letters, digits, '_', '.', '-'; not _*, stream, container)"
+                    "(letters, digits, '_', '.', '-'; not _*, stream, container, source)"
                 )
             elif not isinstance(value, (str, int)) or isinstance(value, bool) or str(value) == "":
                 errors.append(f"{var}: field {key!r}: the value must be a non-empty string, got {value!r}")
@@ -245,6 +249,8 @@ def shipper_args(
         argv.append(f"-require-label={DEFAULT_LABELS['app']}")
     argv += [f"-label={k}={v}" for k, v in sorted(labels.items())]
     argv += [f"-field={k}={v}" for k, v in sorted(static.items())]
+    if journal_dir:
+        argv.append(f"-journal-dir={journal_dir}")
     return argv
 
 

@@ -17,6 +17,10 @@
 //	  -label app=io.opsdeck.app -label service=com.docker.compose.service \
 //	  -field host=web-1 -field env=prod
 //
+// With -journal-dir it also follows the systemd journal files there (through journalctl, so it
+// needs no running journald): each entry becomes a row with source=journal, the unit or the
+// syslog identifier as service, and the static fields; the journal cursor is saved the same way.
+//
 // Standard library only, so it builds offline.
 package main
 
@@ -32,8 +36,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -54,6 +60,7 @@ func (p *pairs) Set(v string) error {
 
 type config struct {
 	dir, url, state, listen, requireLabel string
+	journalDir, journalSince              string
 	labels, fields                        pairs
 	streamFields                          string
 	interval, timeout                     time.Duration
@@ -134,7 +141,7 @@ func row(cfg *config, c *container, line []byte, partial *strings.Builder) ([]by
 			r[l[0]] = v
 		}
 	}
-	r["_msg"], r["_time"], r["stream"], r["container"] = msg, e.Time, e.Stream, c.Name
+	r["_msg"], r["_time"], r["stream"], r["container"], r["source"] = msg, e.Time, e.Stream, c.Name, "container"
 	if r["_msg"] == "" {
 		r["_msg"] = "-"
 	}
@@ -219,6 +226,127 @@ func ship(cfg *config, client *http.Client, c *container, path string, pos posit
 		}
 	}
 	return pos, flush()
+}
+
+// journalRow turns one `journalctl -o json` entry into a row; it returns the entry's cursor.
+func journalRow(cfg *config, line []byte) ([]byte, string, bool) {
+	var e map[string]any
+	if err := json.Unmarshal(line, &e); err != nil {
+		readErrors.Add(1)
+		return nil, "", false
+	}
+	text := func(k string) string {
+		switch v := e[k].(type) {
+		case string:
+			return v
+		case []any: // journalctl prints a non-UTF-8 value as an array of bytes
+			b := make([]byte, 0, len(v))
+			for _, x := range v {
+				if f, ok := x.(float64); ok {
+					b = append(b, byte(f))
+				}
+			}
+			return string(b)
+		}
+		return ""
+	}
+	r := map[string]string{}
+	for _, f := range cfg.fields {
+		r[f[0]] = f[1]
+	}
+	r["source"] = "journal"
+	r["_msg"] = strings.TrimRight(text("MESSAGE"), "\r\n")
+	if r["_msg"] == "" {
+		r["_msg"] = "-"
+	}
+	if us, err := strconv.ParseInt(text("__REALTIME_TIMESTAMP"), 10, 64); err == nil {
+		r["_time"] = time.UnixMicro(us).UTC().Format(time.RFC3339Nano)
+	}
+	if unit := text("_SYSTEMD_UNIT"); unit != "" {
+		r["service"] = unit
+	} else if id := text("SYSLOG_IDENTIFIER"); id != "" {
+		r["service"] = id
+	}
+	for k, name := range map[string]string{"PRIORITY": "priority", "SYSLOG_IDENTIFIER": "identifier", "_PID": "pid", "_HOSTNAME": "hostname"} {
+		if v := text(k); v != "" {
+			r[name] = v
+		}
+	}
+	out, _ := json.Marshal(r)
+	return append(out, '\n'), text("__CURSOR"), true
+}
+
+// followJournal runs journalctl on the journal directory from the saved cursor and ships what
+// it prints; the cursor is saved after each accepted batch. It returns when journalctl ends.
+func followJournal(cfg *config, client *http.Client) error {
+	cursorFile := filepath.Join(filepath.Dir(cfg.state), "journal.cursor")
+	args := []string{"--directory=" + cfg.journalDir, "--output=json", "--all", "--follow", "--no-pager"}
+	if raw, err := os.ReadFile(cursorFile); err == nil && len(bytes.TrimSpace(raw)) > 0 {
+		args = append(args, "--after-cursor="+string(bytes.TrimSpace(raw)))
+	} else if cfg.journalSince != "" {
+		args = append(args, "--since="+cfg.journalSince)
+	}
+	cmd := exec.Command("journalctl", args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	lines := make(chan []byte, 1024)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		for sc.Scan() {
+			lines <- append([]byte(nil), sc.Bytes()...)
+		}
+		close(lines)
+	}()
+	var batch bytes.Buffer
+	var cursor string
+	rows := 0
+	flush := func() {
+		for batch.Len() > 0 {
+			if err := push(cfg, client, batch.Bytes()); err != nil {
+				pushErrors.Add(1)
+				log.Printf("journal: %v", err)
+				time.Sleep(cfg.interval)
+				continue
+			}
+			rowsSent.Add(int64(rows))
+			bytesSent.Add(int64(batch.Len()))
+			lastSuccess.Store(time.Now().Unix())
+			batch.Reset()
+			rows = 0
+			if err := os.WriteFile(cursorFile+".tmp", []byte(cursor), 0o600); err == nil {
+				_ = os.Rename(cursorFile+".tmp", cursorFile)
+			}
+		}
+	}
+	tick := time.NewTicker(cfg.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				flush()
+				return fmt.Errorf("journalctl ended")
+			}
+			if r, c, ok := journalRow(cfg, line); ok {
+				batch.Write(r)
+				rows++
+				cursor = c
+			}
+			if batch.Len() >= cfg.batchBytes {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
 }
 
 func loadState(path string) map[string]position {
@@ -310,6 +438,8 @@ func main() {
 	flag.DurationVar(&cfg.interval, "interval", time.Second, "how often the files are read")
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "timeout of one push")
 	flag.IntVar(&cfg.batchBytes, "batch-bytes", 1<<20, "bytes per push")
+	flag.StringVar(&cfg.journalDir, "journal-dir", "", "a directory of systemd journal files to follow; empty: none")
+	flag.StringVar(&cfg.journalSince, "journal-since", "now", "where a journal with no saved cursor starts (journalctl --since)")
 	check := flag.Bool("check", false, "check the flags and the containers directory, then exit")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -330,6 +460,14 @@ func main() {
 		names = append(names, p[0])
 	}
 	sort.Strings(names)
+	if cfg.journalDir != "" {
+		if fi, err := os.Stat(cfg.journalDir); err != nil || !fi.IsDir() {
+			log.Fatalf("-journal-dir %s: not a readable directory", cfg.journalDir)
+		}
+		if _, err := exec.LookPath("journalctl"); err != nil {
+			log.Fatalf("-journal-dir needs journalctl: %v", err)
+		}
+	}
 	if *check {
 		fmt.Printf("ok: %s -> %s, fields %s\n", cfg.dir, cfg.url, strings.Join(names, ","))
 		return
@@ -343,6 +481,14 @@ func main() {
 	log.Printf("shipping %s to %s every %s (fields %s)", cfg.dir, cfg.url, cfg.interval, strings.Join(names, ","))
 	client := &http.Client{Timeout: cfg.timeout}
 	st := loadState(cfg.state)
+	if cfg.journalDir != "" {
+		go func() {
+			for {
+				log.Printf("journal %s: %v", cfg.journalDir, followJournal(cfg, client))
+				time.Sleep(5 * time.Second)
+			}
+		}()
+	}
 	for {
 		cycle(cfg, client, st)
 		time.Sleep(cfg.interval)

@@ -108,6 +108,8 @@ def test_shipper_args_defaults() -> None:
     assert "-label=env=io.opsdeck.environment" in argv
     assert "-field=env=prod" in argv and "-field=host=web-1" in argv
     assert not any(a.startswith("-require-label") for a in argv)
+    assert not any(a.startswith("-journal-dir") for a in argv)
+    assert lg.shipper_args("http://127.0.0.1:9428", host="h", journal_dir="/journal")[-1] == "-journal-dir=/journal"
 
 
 def test_shipper_args_apps_only_and_static_fields() -> None:
