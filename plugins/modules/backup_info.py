@@ -88,7 +88,7 @@ backups:
       verified_at: "2026-12-01T05:00:12Z"
       complete: true
 latest:
-  description: The first of O(backups), or null when there is none.
+  description: The first of RV(backups), or null when there is none.
   returned: always
   type: dict
   sample: {id: 20261201T020000Z-1a2b3c4d, finished_at: "2026-12-01T02:00:41Z"}

@@ -412,7 +412,7 @@ def test_prune_dry_run_changes_nothing_and_never_drops_the_newest_verified(postg
     store = stores.LocalStore(str(tmp_path / "store"))
     job = pipeline.Job("shop", db, pg_conn(postgres_server, db), globals=False)
     ids = []
-    for _ in range(3):
+    for _i in range(3):
         ids.append(pipeline.backup(job, store, settings(age_key))["id"])
         time.sleep(1.1)
     pipeline.verify(
@@ -528,7 +528,7 @@ def test_cli_failure_is_counted_and_the_message_masks_the_password(postgres_serv
             },
         },
     )
-    for _ in range(2):
+    for _i in range(2):
         assert cli.main(["--config", str(conf), "run", "shop/nope"]) == 1
     err = capsys.readouterr().err
     assert "pg_dump exited 1" in err and "password authentication failed" in err

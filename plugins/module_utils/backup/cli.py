@@ -196,7 +196,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("opsdeck-backup: interrupted\n")
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -148,7 +148,7 @@ def stream_to_store(
     """Run one dump through zstd and age into ``writer``; commit only when every step succeeded."""
     _need("zstd")
     _need("age")
-    errs = [tempfile.TemporaryFile() for _ in range(3)]  # noqa: SIM115 - closed in finally/close()
+    errs = [tempfile.TemporaryFile() for _i in range(3)]  # noqa: SIM115 - closed in finally/close()
     dump = comp = enc = None
     feeder_error: list[BaseException] = []
     raw = hashlib.sha256()
@@ -170,11 +170,9 @@ def stream_to_store(
         )
         recipients = [arg for r in settings.recipients for arg in ("-r", r)]
         enc = subprocess.Popen(["age", *recipients], stdin=comp.stdout, stdout=subprocess.PIPE, stderr=errs[2])
-        assert comp.stdout is not None and comp.stdin is not None and dump.stdout is not None
         comp.stdout.close()  # age holds it now
 
         def feed() -> None:
-            assert dump is not None and comp is not None and comp.stdin is not None and dump.stdout is not None
             try:
                 fd = dump.stdout.fileno()
                 while True:
@@ -204,7 +202,6 @@ def stream_to_store(
 
         feeder = threading.Thread(target=feed, name="opsdeck-backup-feed", daemon=True)
         feeder.start()
-        assert enc.stdout is not None
         fd = enc.stdout.fileno()
         try:
             while True:
@@ -274,7 +271,6 @@ def backup(job: Job, store: Store, settings: Settings, *, now: dt.datetime | Non
         objects["data"] = {**result.written.to_dict(), "raw_size": result.raw_size, "raw_sha256": result.raw_sha256}
         checks["data"] = result.check
         if job.globals and engine.name == "postgres":
-            assert hasattr(engine, "globals_argv")
             gkey = layout.key(backup_id, "globals.sql.zst.age")
             gwriter = store.open_writer(gkey, lock_until=lock_until, lock_mode=settings.lock_mode)
             gres = stream_to_store(
@@ -394,7 +390,7 @@ def stream_from_store(
     """Stored object --> age -d --> zstd -d --> sink command; every step must exit 0 and the SHA-256 match."""
     _need("zstd")
     _need("age")
-    errs = [tempfile.TemporaryFile() for _ in range(3)]  # noqa: SIM115 - closed in finally/close()
+    errs = [tempfile.TemporaryFile() for _i in range(3)]  # noqa: SIM115 - closed in finally/close()
     dec = comp = sink = None
     digest = hashlib.sha256()
     try:
@@ -402,7 +398,6 @@ def stream_from_store(
             ["age", "-d", "-i", identity.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errs[0]
         )
         comp = subprocess.Popen(["zstd", "-d", "-q", "-c"], stdin=dec.stdout, stdout=subprocess.PIPE, stderr=errs[1])
-        assert dec.stdout is not None and comp.stdout is not None and dec.stdin is not None
         dec.stdout.close()
         try:
             sink = subprocess.Popen(sink_argv, stdin=comp.stdout, stdout=sink_stdout, stderr=errs[2], env=env)
@@ -537,7 +532,7 @@ def _restore_redis(
         out_path = path or os.path.join(workdir, "dump.rdb")
         tmp_path = out_path + ".partial"
         fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out, identity:
+        with identity, os.fdopen(fd, "wb") as out:
             stream_from_store(store, data, identity, ["cat"], None, what, sink_stdout=out)
         check = subprocess.run(["redis-check-rdb", tmp_path], capture_output=True, check=False)
         if check.returncode != 0:

@@ -76,7 +76,8 @@ class Client:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def secret_file(self, name: str, content: str) -> str:
-        assert self.tmp, "Client used outside its context"
+        if not self.tmp:
+            raise BackupError("internal: Client used outside its context")
         path = os.path.join(self.tmp, name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -228,7 +229,6 @@ class _PgCustomCheck(StreamCheck):
         super().feed(chunk)
         if self.open and self.proc is not None:
             try:
-                assert self.proc.stdin is not None
                 self.proc.stdin.write(chunk)
             except (BrokenPipeError, ValueError):
                 self.open = False
@@ -237,7 +237,8 @@ class _PgCustomCheck(StreamCheck):
     def finish(self, stderr: str) -> tuple[bytes, str]:
         if not self.head.startswith(b"PGDMP"):
             raise BackupError("the dump is not a PostgreSQL custom-format archive (no PGDMP header)")
-        assert self.proc is not None and self.proc.stdin is not None
+        if self.proc is None or self.proc.stdin is None:
+            raise BackupError("internal: the format check was not started")
         with contextlib.suppress(BrokenPipeError, ValueError):
             self.proc.stdin.close()
         rc = self.proc.wait(timeout=120)
