@@ -44,6 +44,7 @@ CONNECTION_SPEC: dict[str, Any] = {
     "password": {"type": "str", "no_log": True},
     "container": {"type": "str"},
     "dbname": {"type": "str"},
+    "paths": {"type": "list", "elements": "str"},
 }
 
 

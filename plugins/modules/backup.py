@@ -49,7 +49,7 @@ options:
         description: The database engine.
         type: str
         required: true
-        choices: [postgres, mysql, mariadb, redis, mongodb]
+        choices: [postgres, mysql, mariadb, redis, mongodb, files]
       host:
         description: Host name or address of the server; unset for a local socket (or inside O(source.container)).
         type: str
@@ -68,6 +68,12 @@ options:
       dbname:
         description: The database's name on the server, when it differs from O(database).
         type: str
+      paths:
+        description:
+          - Engine V(files), the absolute paths (files, directories, a volume's mount point) archived with GNU tar.
+          - With O(source.container), paths inside the container.
+        type: list
+        elements: str
   recipients:
     description: age X25519 public keys (C(age1...)) the backup is encrypted to; any of their identities decrypts it.
     type: list

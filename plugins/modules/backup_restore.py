@@ -46,7 +46,7 @@ options:
         description: The database engine (as the backup's; mysql and mariadb are interchangeable).
         type: str
         required: true
-        choices: [postgres, mysql, mariadb, redis, mongodb]
+        choices: [postgres, mysql, mariadb, redis, mongodb, files]
       host:
         description: Host name or address of the server.
         type: str
@@ -63,8 +63,12 @@ options:
         description: Run the restore tools inside this container (Redis, restore into this container).
         type: str
       dbname:
-        description: The database to restore into; O(database) by default.
+        description: The database to restore into; O(database) by default. Engine V(files), the directory (absolute).
         type: str
+      paths:
+        description: Ignored (engine V(files) restores into the directory named by O(target.dbname)).
+        type: list
+        elements: str
   id:
     description: The backup to restore.
     type: str

@@ -48,7 +48,7 @@ options:
         description: The database engine (as the backup's).
         type: str
         required: true
-        choices: [postgres, mysql, mariadb, redis, mongodb]
+        choices: [postgres, mysql, mariadb, redis, mongodb, files]
       host:
         description: Host name or address of the server.
         type: str
@@ -67,6 +67,10 @@ options:
       dbname:
         description: Ignored (the throwaway database gets its own name).
         type: str
+      paths:
+        description: Ignored (engine V(files) restores into the directory named by O(server.dbname)).
+        type: list
+        elements: str
   id:
     description: The backup to verify; the newest complete one by default.
     type: str
@@ -146,8 +150,8 @@ def main() -> None:
             module.exit_json(changed=True, msg=f"would test-restore backup {chosen['id']}")
         if p["server"]:
             server = connection_of(p, "server", p["database"])
-        elif chosen["engine"] == "redis":
-            server = Connection("redis", p["database"])
+        elif chosen["engine"] in ("redis", "files"):
+            server = Connection(chosen["engine"], p["database"])
         else:
             raise BackupError("server: a server to restore a throwaway database into is required")
         doc = pipeline.verify(

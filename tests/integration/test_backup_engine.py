@@ -544,3 +544,51 @@ def test_cli_refuses_a_config_readable_by_others(tmp_path, capsys):
     conf.chmod(0o644)
     assert cli.main(["--config", str(conf), "list"]) == 1
     assert "must not be readable by others (chmod 600)" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- files and volumes
+
+
+def test_files_round_trip_and_a_volume_inside_a_container(run_container, images, age_key, tmp_path):
+    src = tmp_path / "uploads"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text("alpha\n")
+    (src / "sub" / "b.bin").write_bytes(os.urandom(300_000))
+    store = stores.LocalStore(str(tmp_path / "store"))
+    conn = sources.Connection("files", "uploads", paths=(str(src),))
+    manifest = pipeline.backup(pipeline.Job("web", "uploads", conn), store, settings(age_key))
+    assert "end-of-archive blocks present" in manifest["checks"]["data"]
+    doc = pipeline.verify(store, catalog.Layout("web", "uploads"), pipeline.Identity(age_key["secret"]), conn)
+    assert doc["answer"] == "4 entries"  # uploads/, a.txt, sub/, sub/b.bin
+    out = tmp_path / "restored"
+    pipeline.restore(
+        store,
+        catalog.Layout("web", "uploads"),
+        pipeline.Identity(age_key["secret"]),
+        sources.Connection("files", str(out)),
+    )
+    restored = out / str(src).lstrip("/")
+    assert (restored / "a.txt").read_text() == "alpha\n"
+    assert (restored / "sub" / "b.bin").read_bytes() == (src / "sub" / "b.bin").read_bytes()
+    with pytest.raises(BackupError, match="is not empty; restore into an empty or new directory"):
+        pipeline.restore(
+            store,
+            catalog.Layout("web", "uploads"),
+            pipeline.Identity(age_key["secret"]),
+            sources.Connection("files", str(out)),
+        )
+
+    # a volume mounted in a container is archived where it is mounted, with the container's tar
+    box = run_container(images["redis"])
+    token = secrets.token_hex(8)
+    box.exec(["sh", "-c", f"echo {token} > /data/token.txt"])
+    vol = sources.Connection("files", "data", container=box.container.name, paths=("/data",))
+    pipeline.backup(pipeline.Job("web", "data", vol), store, settings(age_key))
+    out2 = tmp_path / "restored-volume"
+    pipeline.restore(
+        store,
+        catalog.Layout("web", "data"),
+        pipeline.Identity(age_key["secret"]),
+        sources.Connection("files", str(out2)),
+    )
+    assert (out2 / "data" / "token.txt").read_text().strip() == token

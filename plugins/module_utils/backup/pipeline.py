@@ -37,7 +37,7 @@ from typing import IO, Any
 from . import catalog
 from .catalog import Layout
 from .errors import BackupError, tail
-from .sources import Client, Connection, Engine, Redis, StreamCheck, engine_for, test_database_name
+from .sources import Client, Connection, Engine, Files, Redis, StreamCheck, engine_for, test_database_name
 from .stores import MiB, Store, Writer
 
 CHUNK = 1 * MiB
@@ -471,6 +471,8 @@ def restore(
     what = f"restore of {layout.job} backup {chosen['id']} into {target.label()}"
     data = chosen["objects"]["data"]
     result: dict[str, Any] = {"id": chosen["id"], "backup": _summary(chosen), "target": target.label(), "changed": True}
+    if isinstance(engine, Files):
+        return _restore_files(store, chosen, identity, target, force, what, result, verify_checksum, check_mode)
     if isinstance(engine, Redis):
         return _restore_redis(
             store, chosen, identity, target, redis_path, force, what, result, verify_checksum, check_mode
@@ -497,6 +499,38 @@ def restore(
 def _summary(manifest: dict[str, Any]) -> dict[str, Any]:
     keys = ("id", "app", "database", "engine", "started_at", "finished_at", "verified_at")
     return {k: manifest.get(k) for k in keys} | {"size": manifest["objects"]["data"]["size"]}
+
+
+def _restore_files(
+    store: Store,
+    chosen: dict[str, Any],
+    identity: Identity,
+    target: Connection,
+    force: bool,
+    what: str,
+    result: dict[str, Any],
+    verify_checksum: bool,
+    check_mode: bool,
+) -> dict[str, Any]:
+    """Files restore into a directory (``target.database``, absolute): empty or new unless ``force``."""
+    directory = target.database
+    if not directory.startswith("/"):
+        raise BackupError(f"{what}: the target of a files restore is an absolute directory, got {directory!r}")
+    if os.path.isdir(directory) and os.listdir(directory) and not force and not target.container:
+        raise BackupError(f"{what}: {directory} is not empty; restore into an empty or new directory, or set force")
+    if check_mode:
+        return result
+    if verify_checksum:
+        check_object(store, chosen["objects"]["data"])
+    engine = Files()
+    with engine.client(target) as client:
+        if not target.container:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        sink = client.argv(engine.restore_argv(client, clean=force), stdin=True)
+        with identity:
+            stream_from_store(store, chosen["objects"]["data"], identity, sink, client.env, what, client)
+    result["path"] = directory
+    return result
 
 
 def _restore_redis(
@@ -585,7 +619,23 @@ def verify(
     t0 = time.monotonic()
     answer = None
     with identity:
-        if isinstance(engine, Redis):
+        if isinstance(engine, Files):
+            listing = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+            try:
+                stream_from_store(
+                    store,
+                    chosen["objects"]["data"],
+                    identity,
+                    ["tar", "--list", "--file=-"],
+                    None,
+                    what,
+                    sink_stdout=listing,
+                )
+                listing.seek(0)
+                answer = f"{sum(1 for _line in listing)} entries"
+            finally:
+                listing.close()
+        elif isinstance(engine, Redis):
             answer = _verify_redis(store, chosen, identity, query, what)
         else:
             with engine.client(scratch) as client:

@@ -28,7 +28,7 @@ from typing import Any
 
 from .errors import BackupError, mask, tail
 
-ENGINES = ("postgres", "mysql", "mariadb", "redis", "mongodb")
+ENGINES = ("postgres", "mysql", "mariadb", "redis", "mongodb", "files")
 
 
 @dataclass
@@ -43,6 +43,7 @@ class Connection:
     password: str | None = field(default=None, repr=False)
     container: str | None = None
     docker: str = "docker"
+    paths: tuple[str, ...] = ()  # engine "files": absolute paths to archive
 
     def label(self) -> str:
         where = f"container {self.container}" if self.container else f"{self.host or 'localhost'}:{self.port or ''}"
@@ -580,6 +581,60 @@ class Mongodb(Engine):
         return f"age -d -i KEY.txt {path} | zstd -d | mongorestore --archive"
 
 
+# --------------------------------------------------------------------------- files and volumes
+
+
+class _TarCheck(StreamCheck):
+    """A tar archive ends with two 512-byte blocks of zeros (GNU tar pads to a 10 KiB record)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        super().feed(chunk)
+        self.last = (self.last + chunk)[-1024:]
+        return chunk
+
+    def finish(self, stderr: str) -> tuple[bytes, str]:
+        if self.size % 512 or self.last != bytes(1024):
+            raise BackupError("the tar archive is incomplete (it does not end with two zero blocks)")
+        return b"", f"tar archive of {self.size} bytes, end-of-archive blocks present"
+
+
+class Files(Engine):
+    """Files and directories (a volume's mount point, an upload directory) as one tar archive.
+
+    GNU tar exits 1 when a file changed while it was read: that archive is refused like any
+    failed dump (stop the writer, or back up a snapshot). With ``container`` the archive is
+    made inside the container, so a compose volume is read where it is mounted.
+    """
+
+    name = "files"
+    ext = "tar"
+    dump_tool = "tar"
+    restore_tool = "tar"
+
+    def dump_argv(self, client: Client) -> list[str]:
+        paths = client.conn.paths
+        if not paths:
+            raise BackupError("files: give the paths to back up")
+        bad = [p for p in paths if not p.startswith("/") or ".." in p.split("/")]
+        if bad:
+            raise BackupError(f"files: paths must be absolute, without '..': {', '.join(bad)}")
+        relative = [p.lstrip("/") or "." for p in paths]
+        return ["tar", "--create", "--file=-", "--directory=/", "--numeric-owner", "--sparse", "--", *relative]
+
+    def check(self, client: Client) -> StreamCheck:
+        return _TarCheck()
+
+    def restore_argv(self, client: Client, *, clean: bool) -> list[str]:
+        return ["tar", "--extract", "--file=-", f"--directory={client.conn.database}", "--numeric-owner"]
+
+    def hint(self, path: str) -> str:
+        return f"age -d -i KEY.txt {path} | zstd -d | tar -x -C TARGET_DIR"
+
+
 def _yaml_quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -590,6 +645,7 @@ _ENGINES: dict[str, type[Engine]] = {
     "mariadb": Mariadb,
     "redis": Redis,
     "mongodb": Mongodb,
+    "files": Files,
 }
 
 
@@ -622,4 +678,5 @@ def connection_from(spec: dict[str, Any]) -> Connection:
         password=spec.get("password"),
         container=spec.get("container"),
         docker=spec.get("docker") or "docker",
+        paths=tuple(spec.get("paths") or ()),
     )
