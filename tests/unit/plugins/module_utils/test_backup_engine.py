@@ -242,6 +242,6 @@ def test_container_client_passes_the_password_by_name_only() -> None:
 
 def test_unknown_engine_is_named() -> None:
     with pytest.raises(
-        BackupError, match="engine must be one of postgres, mysql, mariadb, redis, mongodb, got 'oracle'"
+        BackupError, match="engine must be one of postgres, mysql, mariadb, redis, mongodb, files, got 'oracle'"
     ):
         sources.engine_for("oracle")
