@@ -372,6 +372,8 @@ func cycle(cfg *config, client *http.Client, st map[string]position) {
 	dirs, _ := filepath.Glob(filepath.Join(cfg.dir, "*", "config.v2.json"))
 	seen := map[string]bool{}
 	for _, d := range dirs {
+		// Seen even when unreadable for a moment: its position must survive until it is gone.
+		seen[filepath.Base(filepath.Dir(d))] = true
 		c, err := readContainer(filepath.Dir(d))
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
@@ -383,7 +385,6 @@ func cycle(cfg *config, client *http.Client, st map[string]position) {
 		if cfg.requireLabel != "" && c.Labels[cfg.requireLabel] == "" {
 			continue
 		}
-		seen[c.ID] = true
 		pos := st[c.ID]
 		// Finish a file the engine rotated away (log.1 keeps the inode we were reading).
 		if fi, err := os.Stat(c.LogPath + ".1"); err == nil && pos.Inode != 0 && inode(fi) == pos.Inode {
