@@ -41,6 +41,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -83,6 +84,23 @@ var (
 	rowsSent, bytesSent, pushErrors, readErrors atomic.Int64
 	lastSuccess                                 atomic.Int64
 )
+
+// warn logs a problem at most every 30 s per key: a store that is down for an hour must not
+// fill the shipper's own log (which it ships too) with one line per container and second.
+var (
+	warned   = map[string]time.Time{}
+	warnedMu sync.Mutex
+)
+
+func warn(key, format string, args ...any) {
+	warnedMu.Lock()
+	defer warnedMu.Unlock()
+	if t, ok := warned[key]; ok && time.Since(t) < 30*time.Second {
+		return
+	}
+	warned[key] = time.Now()
+	log.Printf(format, args...)
+}
 
 func readContainer(dir string) (*container, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, "config.v2.json"))
@@ -312,7 +330,7 @@ func followJournal(cfg *config, client *http.Client) error {
 		for batch.Len() > 0 {
 			if err := push(cfg, client, batch.Bytes()); err != nil {
 				pushErrors.Add(1)
-				log.Printf("journal: %v", err)
+				warn("journal", "journal: %v", err)
 				time.Sleep(cfg.interval)
 				continue
 			}
@@ -378,7 +396,7 @@ func cycle(cfg *config, client *http.Client, st map[string]position) {
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				readErrors.Add(1)
-				log.Printf("container %s: %v", d, err)
+				warn(d, "container %s: %v", d, err)
 			}
 			continue
 		}
@@ -390,7 +408,7 @@ func cycle(cfg *config, client *http.Client, st map[string]position) {
 		if fi, err := os.Stat(c.LogPath + ".1"); err == nil && pos.Inode != 0 && inode(fi) == pos.Inode {
 			if p, err := ship(cfg, client, c, c.LogPath+".1", pos); err != nil {
 				st[c.ID] = p
-				log.Printf("container %s: %v", c.Name, err)
+				warn(c.ID, "container %s: %v", c.Name, err)
 				continue
 			}
 			pos = position{}
@@ -398,7 +416,7 @@ func cycle(cfg *config, client *http.Client, st map[string]position) {
 		p, err := ship(cfg, client, c, c.LogPath, pos)
 		st[c.ID] = p
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			log.Printf("container %s: %v", c.Name, err)
+			warn(c.ID, "container %s: %v", c.Name, err)
 		}
 	}
 	for id := range st {
@@ -407,7 +425,7 @@ func cycle(cfg *config, client *http.Client, st map[string]position) {
 		}
 	}
 	if err := saveState(cfg.state, st); err != nil {
-		log.Printf("state %s: %v", cfg.state, err)
+		warn("state", "state %s: %v", cfg.state, err)
 	}
 }
 
