@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from .conftest import _db_container, _host_tool, _wait_ready, free_port
-from .test_backup_engine import new_pg_db, pg_fingerprint, psql
+from .test_backup_engine import mysql, new_pg_db, pg_fingerprint, psql
 from .test_backup_modules import run_play
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -480,6 +480,100 @@ def test_dr_failover_refuses_before_any_change_without_verified_backup(
     proc = run_playbook(tmp_path, "dr_failover.yml", bad, vault)
     assert proc.returncode != 0
     assert "opsdeck_dr_targets: shop/nope is not a database of a present app" in proc.stdout
+
+
+def test_dr_drill_of_mariadb_and_redis(
+    mariadb_server, redis_server, run_container, images, s3_server, s3_bucket, age_identity, tmp_path
+):
+    """The drill's defaults for the other engines: MariaDB into opsdeck_drill_<db> on its server (checked with
+    the verify query through the mysql client), Redis into a scratch container (checked with DBSIZE inside it)."""
+    identity, public = age_identity
+    db = f"it_{secrets.token_hex(4)}"
+    mysql(mariadb_server, f"CREATE DATABASE {db}")
+    mysql(mariadb_server, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(64))", db)
+    mysql(mariadb_server, "INSERT INTO t SELECT seq, MD5(seq) FROM seq_1_to_300", db)
+    fingerprint = "SELECT COUNT(*), MD5(GROUP_CONCAT(id, v ORDER BY id)) FROM t"
+    before = mysql(mariadb_server, fingerprint, db)
+    token = secrets.token_hex(8)
+    subprocess.run(
+        ["redis-cli", "--no-auth-warning", "-h", redis_server.host, "SET", f"it:dr:{token}", token],
+        env=redis_server.client_env(),
+        check=True,
+        capture_output=True,
+    )
+    store = store_of(s3_server, s3_bucket, "drill")
+    maria = {"engine": "mariadb", "host": mariadb_server.host, "user": "root", "password": mariadb_server.password}
+    redis = {"engine": "redis", "host": redis_server.host, "password": redis_server.password}
+    tasks = []
+    for name, source, server, query in (
+        (db, maria, maria, "SELECT count(*) = 300 FROM t"),
+        ("cache", redis, None, None),  # redis-check-rdb (no redis-server on this host to answer a query)
+    ):
+        common = {"app": "shop", "database": name, "store": "{{ store }}"}
+        tasks.append(
+            {"name": f"backup {name}", "opsdeck.platform.backup": {**common, "source": source, "recipients": [public]}}
+        )
+        verify = {**common, "identity": "{{ identity }}", **({"query": query} if query else {})}
+        verify.update({"server": server} if server else {})
+        tasks.append({"name": f"verify {name}", "opsdeck.platform.backup_verify": verify})
+    results = run_play(tmp_path, tasks, {"store": store, "identity": identity})["results"]
+    for name, result in results.items():
+        assert not result.get("failed"), f"{name}: {result.get('msg')}"
+
+    scratch = run_container(images["redis"])
+    model = [
+        {
+            "name": "shop",
+            "image": "opsdeck/sampleapp:1.0.0",
+            "ports": [{"name": "http", "port": 8080}],
+            "databases": [
+                {
+                    "name": db,
+                    "engine": "mariadb",
+                    "host": mariadb_server.host,
+                    "password": "{{ vault_maria_password }}",
+                    "backup": {"verify": {"query": "SELECT count(*) = 300 FROM t"}},
+                },
+                {
+                    "name": "cache",
+                    "engine": "redis",
+                    "host": redis_server.host,
+                    "password": "{{ vault_redis_password }}",
+                },
+            ],
+        }
+    ]
+    report_path = tmp_path / "drill.json"
+    inventory = write_inventory(
+        tmp_path,
+        {"dr_db_hosts": ["dr-db"]},
+        {
+            "opsdeck_apps": model,
+            # the scratch Redis has no password: none is sent to it
+            "opsdeck_dr_drill_targets": {
+                "shop/cache": {"container": scratch.container.name, "host": None, "path": None, "password": None}
+            },
+            "opsdeck_dr_drill_report_path": str(report_path),
+        },
+    )
+    vault = {
+        "vault_maria_password": mariadb_server.password,
+        "vault_redis_password": redis_server.password,
+        "opsdeck_backup_store": store,
+        "opsdeck_backup_identity": identity,
+    }
+    proc = run_playbook(tmp_path, "dr_drill.yml", inventory, vault)
+    assert proc.returncode == 0, output(proc)[-6000:]
+    assert mysql(mariadb_server, fingerprint, f"opsdeck_drill_{db}") == before
+    rc, got = scratch.exec(["redis-cli", "GET", f"it:dr:{token}"])
+    assert rc == 0 and got.strip() == token
+    report = json.loads(report_path.read_text())
+    assert report["ok"] is True and report["dns"] == []
+    checks = {d["database"]: d["check"] for d in report["databases"]}
+    assert checks[db] == {"query": "SELECT count(*) = 300 FROM t", "answer": "1"}
+    assert checks["cache"]["query"] == "DBSIZE" and int(checks["cache"]["answer"]) >= 1
+    for secret in (mariadb_server.password, redis_server.password):
+        assert secret not in output(proc)
 
 
 # --------------------------------------------------------------------------- restore.yml
