@@ -81,8 +81,8 @@ type position struct {
 }
 
 var (
-	rowsSent, bytesSent, pushErrors, readErrors atomic.Int64
-	lastSuccess                                 atomic.Int64
+	rowsSent, bytesSent, pushErrors, readErrors, rowsDropped atomic.Int64
+	lastSuccess                                              atomic.Int64
 )
 
 // warn logs a problem at most every 30 s per key: a store that is down for an hour must not
@@ -167,6 +167,10 @@ func row(cfg *config, c *container, line []byte, partial *strings.Builder) ([]by
 	return append(out, '\n'), true
 }
 
+// errRefused marks a batch the store refused for good (a 4xx other than 408 and 429): resending
+// it would stop the file forever, so it is dropped and counted.
+var errRefused = errors.New("refused")
+
 func push(cfg *config, client *http.Client, body []byte) error {
 	q := url.Values{"_msg_field": {"_msg"}, "_time_field": {"_time"}, "_stream_fields": {cfg.streamFields}}
 	sep := "?"
@@ -180,7 +184,11 @@ func push(cfg *config, client *http.Client, body []byte) error {
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s answered %d: %s", cfg.url, resp.StatusCode, strings.TrimSpace(string(msg)))
+		err := fmt.Errorf("%s answered %d: %s", cfg.url, resp.StatusCode, strings.TrimSpace(string(msg)))
+		if resp.StatusCode/100 == 4 && resp.StatusCode != 408 && resp.StatusCode != 429 {
+			return fmt.Errorf("%w: %w", errRefused, err)
+		}
+		return err
 	}
 	return nil
 }
@@ -210,13 +218,20 @@ func ship(cfg *config, client *http.Client, c *container, path string, pos posit
 	rows := 0
 	flush := func() error {
 		if batch.Len() > 0 {
-			if err := push(cfg, client, batch.Bytes()); err != nil {
+			err := push(cfg, client, batch.Bytes())
+			switch {
+			case errors.Is(err, errRefused):
+				pushErrors.Add(1)
+				rowsDropped.Add(int64(rows))
+				warn("refused "+c.ID, "container %s: %d rows dropped: %v", c.Name, rows, err)
+			case err != nil:
 				pushErrors.Add(1)
 				return err
+			default:
+				rowsSent.Add(int64(rows))
+				bytesSent.Add(int64(batch.Len()))
+				lastSuccess.Store(time.Now().Unix())
 			}
-			rowsSent.Add(int64(rows))
-			bytesSent.Add(int64(batch.Len()))
-			lastSuccess.Store(time.Now().Unix())
 		}
 		pos.Offset += consumed
 		pending -= consumed
@@ -328,7 +343,11 @@ func followJournal(cfg *config, client *http.Client) error {
 	rows := 0
 	flush := func() {
 		for batch.Len() > 0 {
-			if err := push(cfg, client, batch.Bytes()); err != nil {
+			err := push(cfg, client, batch.Bytes())
+			if errors.Is(err, errRefused) {
+				rowsDropped.Add(int64(rows))
+				warn("journal refused", "journal: %d rows dropped: %v", rows, err)
+			} else if err != nil {
 				pushErrors.Add(1)
 				warn("journal", "journal: %v", err)
 				time.Sleep(cfg.interval)
@@ -437,6 +456,7 @@ func serve(cfg *config) {
 		fmt.Fprintf(w, "# TYPE logship_rows_sent_total counter\nlogship_rows_sent_total %d\n", rowsSent.Load())
 		fmt.Fprintf(w, "# TYPE logship_bytes_sent_total counter\nlogship_bytes_sent_total %d\n", bytesSent.Load())
 		fmt.Fprintf(w, "# TYPE logship_push_errors_total counter\nlogship_push_errors_total %d\n", pushErrors.Load())
+		fmt.Fprintf(w, "# TYPE logship_rows_dropped_total counter\nlogship_rows_dropped_total %d\n", rowsDropped.Load())
 		fmt.Fprintf(w, "# TYPE logship_read_errors_total counter\nlogship_read_errors_total %d\n", readErrors.Load())
 		fmt.Fprintf(w, "# TYPE logship_last_success_timestamp_seconds gauge\nlogship_last_success_timestamp_seconds %d\n", lastSuccess.Load())
 	})

@@ -18,9 +18,10 @@ import (
 )
 
 type store struct {
-	mu   sync.Mutex
-	rows []map[string]string
-	fail int // answer 503 to this many pushes first
+	mu     sync.Mutex
+	rows   []map[string]string
+	fail   int // answer 503 to this many pushes first
+	refuse int // answer 400 to this many pushes first
 }
 
 func (s *store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -29,6 +30,11 @@ func (s *store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.fail > 0 {
 		s.fail--
 		http.Error(w, "not now", http.StatusServiceUnavailable)
+		return
+	}
+	if s.refuse > 0 {
+		s.refuse--
+		http.Error(w, "bad rows", http.StatusBadRequest)
 		return
 	}
 	if got := r.URL.Query().Get("_stream_fields"); got != "app,service,env,host" {
@@ -142,6 +148,21 @@ func TestRefusedPushKeepsPosition(t *testing.T) {
 	cycle(cfg, client, st)
 	cycle(cfg, client, st)
 	equal(t, s.msgs(), "a", "b")
+}
+
+func TestRefusedBatchIsDroppedNotRetried(t *testing.T) {
+	s := &store{refuse: 1}
+	cfg, logPath := setup(t, s)
+	client := &http.Client{Timeout: time.Second}
+	st := map[string]position{}
+	appendTo(t, logPath, entry("poison\n"))
+	cycle(cfg, client, st)
+	appendTo(t, logPath, entry("next\n"))
+	cycle(cfg, client, st)
+	equal(t, s.msgs(), "next")
+	if rowsDropped.Load() != 1 {
+		t.Fatalf("dropped %d", rowsDropped.Load())
+	}
 }
 
 func TestRequireLabelAndGoneContainers(t *testing.T) {
