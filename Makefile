@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # opsdeck.platform: one entry point for everything a developer or CI runs.
 #
-#   make test            THE test command: rig, lint, sanity, unit, integration, molecule
+#   make test            THE test command: rig, lint, sanity, unit, integration, molecule, k8s
 #   make test-fast       lint + unit (under a minute)
 #   make molecule S=x    one molecule scenario (full test sequence)
 #   make rig             the test rig alone (engine, compose, registry, images)
+#   make cluster-up      the Kubernetes test control plane (kwok nodes); kubeconfig in tests/rig/.state/kubeconfig
+#   make cluster-down    delete that cluster (the built binaries stay cached)
+#   make k8s             the Kubernetes tier alone (tests/k8s)
 #   make lock            re-pin tests/requirements.lock from tests/requirements.txt
 #   make bench           benchmarks (tests/bench), ratios against baselines measured in the same run
 
@@ -24,7 +27,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
 export OPSDECK_PYTHON := $(PY)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv rig rig-down test test-fast lint sanity unit integration molecule lock clean build bench
+.PHONY: help venv rig rig-down cluster-up cluster-down k8s test test-fast lint sanity unit integration molecule lock clean build bench
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -43,8 +46,17 @@ rig: venv
 rig-down:
 	bash tests/rig/down.sh
 
+cluster-up: venv
+	bash tests/rig/k8s/up.sh
+
+cluster-down:
+	bash tests/rig/k8s/down.sh
+
+k8s: venv
+	$(PY) tests/run_tiers.py k8s
+
 test: venv
-	$(PY) tests/run_tiers.py rig lint sanity unit integration molecule
+	$(PY) tests/run_tiers.py rig lint sanity unit integration molecule k8s
 
 test-fast: venv
 	$(PY) tests/run_tiers.py lint unit
@@ -82,4 +94,4 @@ clean:
 	rm -rf build .pytest_cache .ruff_cache tests/.logs
 
 bench: venv rig
-	$(PY) tests/bench/bench_compose_app.py
+	rc=0; for b in tests/bench/bench_*.py; do echo "== $$b"; $(PY) "$$b" || rc=1; done; exit $$rc

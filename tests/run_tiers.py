@@ -3,7 +3,7 @@
 
     run_tiers.py [--scenario NAME] TIER [TIER...]
 
-Tiers: rig, lint, sanity, unit, integration, molecule. Every tier runs even when an
+Tiers: rig, lint, sanity, unit, integration, molecule, k8s. Every tier runs even when an
 earlier one failed (so one run reports everything), except that the tiers standing on
 the rig (integration, molecule) are counted failed when the rig could not be set up.
 Logs of each step go to tests/.logs/; a failing step prints the tail of its log.
@@ -252,6 +252,19 @@ def tier_molecule(tier: Tier, args: argparse.Namespace) -> None:
         count_simple(tier, name, rc)
 
 
+def tier_k8s(tier: Tier, _args: argparse.Namespace) -> None:
+    """The Kubernetes tier: build (first time on a machine) and start the control plane, then pytest.
+
+    tests/k8s's session fixture finds the cluster up (up.sh is idempotent) and deletes it at the end.
+    """
+    rc = step(tier, "up", ["bash", "tests/rig/k8s/up.sh"], timeout=3600)
+    if rc != 0:
+        tier.failed += 1
+        tier.failures.append("tests/rig/k8s/up.sh")
+        return
+    run_pytest(tier, ["tests/k8s"])
+
+
 TIERS = {
     "rig": tier_rig,
     "lint": tier_lint,
@@ -259,6 +272,7 @@ TIERS = {
     "unit": tier_unit,
     "integration": tier_integration,
     "molecule": tier_molecule,
+    "k8s": tier_k8s,
 }
 NEEDS_RIG = {"integration", "molecule"}
 
