@@ -31,7 +31,7 @@ def client():
 
 def make_bucket(name: str) -> None:
     s3 = client()
-    for _ in range(30):
+    for _attempt in range(30):
         try:
             s3.create_bucket(Bucket=name)
             print("created")

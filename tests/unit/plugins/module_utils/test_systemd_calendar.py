@@ -144,11 +144,11 @@ def _expand(text: str, index: int) -> set[int]:
     low, high = _RANGES[index]
     out: set[int] = set()
     for part in text.split(","):
-        base, _, step = part.partition("/")
+        base, _slash, step = part.partition("/")
         if base == "*":
             first, last = low, high
         else:
-            a, _, b = base.partition("-")
+            a, _dash, b = base.partition("-")
             first = int(a) if a.isdigit() else _NAMES[index][a.lower()]
             last = (int(b) if b.isdigit() else _NAMES[index][b.lower()]) if b else (high if step else first)
         out.update(range(first, last + 1, int(step) if step else 1))
@@ -197,7 +197,7 @@ def _systemd_firings(expressions: list[str], start: datetime.datetime, count: in
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here")
-@pytest.mark.parametrize("schedule", [s for s, _ in EXPECTED])
+@pytest.mark.parametrize("schedule", [schedule for schedule, _expected in EXPECTED])
 def test_systemd_fires_when_cron_does(schedule: str) -> None:
     start = datetime.datetime(2026, 1, 30, 23, 58)
     count = 40
