@@ -36,9 +36,9 @@ class Cluster:
     api: client.ApiClient
     dynamic: DynamicClient
 
-    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+    def kubectl(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
         argv = [str(self.bin / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args]
-        return subprocess.run(argv, capture_output=True, text=True, check=check, input=input, timeout=120)
+        return subprocess.run(argv, capture_output=True, text=True, check=check, input=stdin, timeout=120)
 
     def apply(self, body: dict, *, namespace: str | None = None):
         """Server-side apply of one object with the field manager ``opsdeck``."""

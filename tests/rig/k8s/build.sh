@@ -111,12 +111,13 @@ if missing "${KUBE_BINS[@]}"; then
   ldflags+=" -X $v.gitTreeState=clean -X $v.buildDate=1970-01-01T00:00:00Z"
   pkgs=()
   for b in "${KUBE_BINS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
-  run kube bash -c 'cd "$1" && shift && go build -trimpath -ldflags "$1" -o "$2/" "${@:3}"' _ \
-    "$here/kube" "$ldflags" "$tmp/out" "${pkgs[@]}"
+  build_kube() (cd "$here/kube" && go build -trimpath -ldflags "$ldflags" -o "$tmp/out/" "${pkgs[@]}")
+  run kube build_kube
   install_bins "${KUBE_BINS[@]}"
 fi
 if missing etcd; then
-  run etcd bash -c 'cd "$1" && go build -trimpath -ldflags "-s -w" -o "$2/etcd" .' _ "$here/etcd" "$tmp/out"
+  build_etcd() (cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$tmp/out/etcd" .)
+  run etcd build_etcd
   install_bins etcd
 fi
 if missing kwok kwokctl; then
