@@ -12,18 +12,21 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "plugins" / "module_utils"))
-
-from backup import catalog, cli, pipeline, prune, sources, stores  # noqa: E402
-from backup.errors import BackupError  # noqa: E402
+from ansible_collections.opsdeck.platform.plugins.module_utils.backup import (
+    catalog,
+    cli,
+    pipeline,
+    prune,
+    sources,
+    stores,
+)
+from ansible_collections.opsdeck.platform.plugins.module_utils.backup.errors import BackupError
 
 MiB = 1024 * 1024
 
