@@ -53,7 +53,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -67,7 +66,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-STATE = Path(os.environ.get("OPSDECK_RIG_STATE", ROOT / "tests" / "rig" / ".state"))
+sys.path.insert(0, str(ROOT))
+from tests.procs import free_port, log_tail, rig_setting, stop_process, supports_user_xattrs  # noqa: E402
+
 MiB = 1024 * 1024
 MB = 1000 * 1000
 GB = 1000 * MB
@@ -136,38 +137,11 @@ def timed_shell(command: str, env: dict[str, str]) -> Run:
     return Run(time.monotonic() - t0, children_cpu() - cpu)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rig_setting(key: str) -> str | None:
-    if os.environ.get(key):
-        return os.environ[key]
-    for name in ("images.env", "tools.env"):
-        path = STATE / name
-        if path.is_file():
-            for line in path.read_text().splitlines():
-                k, _sep, v = line.partition("=")
-                if k == key and v:
-                    return v
-    return None
-
-
 def xattr_dir() -> Path:
     """A new private directory whose filesystem keeps user xattrs (versitygw's posix backend needs them)."""
     for parent in (None, "/var/tmp"):
         path = Path(tempfile.mkdtemp(prefix="opsdeck-bench-backup-", dir=parent))
-        probe = path / ".xattr-probe"
-        probe.touch()
-        try:
-            os.setxattr(probe, "user.opsdeck", b"1")
-            ok = os.getxattr(probe, "user.opsdeck") == b"1"
-        except OSError:
-            ok = False
-        probe.unlink()
-        if ok:
+        if supports_user_xattrs(path):
             path.chmod(0o700)
             return path
         shutil.rmtree(path, ignore_errors=True)
@@ -219,17 +193,10 @@ class S3:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
+        stop_process(proc)
 
     def log_tail(self) -> str:
-        path = self.root / "server.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-15:]) if path.is_file() else "(no log)"
+        return log_tail(self.root / "server.log", 15)
 
     def aws_env(self, base: dict[str, str]) -> dict[str, str]:
         env = {k: v for k, v in base.items() if not k.startswith("AWS_")}

@@ -7,7 +7,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import docker
 import pytest
+
+from ..procs import free_port, log_tail, port_open, rig_setting, stop_process, supports_user_xattrs
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("OPSDECK_RIG_STATE", ROOT / "tests" / "rig" / ".state"))
@@ -111,45 +112,9 @@ def wait_exec(started: Started, cmd: list[str], timeout: float = 60.0, **kw) -> 
 # --- Backup tier: an S3 server that enforces Object Lock, and database servers -------------
 
 
-def _rig_setting(key: str) -> str | None:
-    """A value the rig wrote (images.env, tools.env), unless the environment overrides it."""
-    if os.environ.get(key):
-        return os.environ[key]
-    for name in ("images.env", "tools.env"):
-        path = STATE / name
-        if path.is_file():
-            for line in path.read_text().splitlines():
-                k, _sep, v = line.partition("=")
-                if k == key and v:
-                    return v
-    return None
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port_open(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _supports_user_xattrs(directory: Path) -> bool:
-    probe = directory / ".xattr-probe"
-    probe.touch()
-    try:
-        os.setxattr(probe, "user.opsdeck", b"1")
-        return os.getxattr(probe, "user.opsdeck") == b"1"
-    except OSError:
-        return False
-    finally:
-        probe.unlink()
+_rig_setting = rig_setting
+_port_open = port_open
+_supports_user_xattrs = supports_user_xattrs
 
 
 class S3Server:
@@ -206,13 +171,7 @@ class S3Server:
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the server process; afterwards connections to its port are refused."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=timeout)
+        stop_process(proc, timeout)
         deadline = time.monotonic() + timeout
         while _port_open(self.port) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -233,9 +192,7 @@ class S3Server:
         )
 
     def log_tail(self, lines: int = 20) -> str:
-        if not self.log.is_file():
-            return "(no log)"
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return log_tail(self.log, lines)
 
 
 @pytest.fixture(scope="session")

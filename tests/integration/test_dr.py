@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import _db_container, _host_tool, _wait_ready, free_port
+from ..procs import free_port, log_tail, stop_process
+from .conftest import _db_container, _host_tool, _wait_ready
 from .test_backup_engine import mysql, new_pg_db, pg_fingerprint, psql
 from .test_backup_modules import run_play
 
@@ -110,17 +111,10 @@ zone "app.test" {{ type primary; file "{d}/app.test.db"; allow-update {{ key "{s
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
+        stop_process(proc)
 
     def log_tail(self) -> str:
-        path = self.directory / "named.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-20:]) if path.is_file() else "(no log)"
+        return log_tail(self.directory / "named.log")
 
 
 @pytest.fixture(scope="module")
