@@ -144,6 +144,21 @@ class StreamCheck:
         """Release what the check started (called on success and failure)."""
 
 
+class _TailCheck(StreamCheck):
+    """A check that also keeps the last ``TAIL`` bytes of the stream (``self.last``)."""
+
+    TAIL = 512
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        super().feed(chunk)
+        self.last = (self.last + chunk[-self.TAIL :])[-self.TAIL :]
+        return chunk
+
+
 class Engine:
     name = ""
     ext = "dump"
@@ -342,17 +357,8 @@ class Postgres(Engine):
 # --------------------------------------------------------------------------- MySQL / MariaDB
 
 
-class _MysqlCheck(StreamCheck):
+class _MysqlCheck(_TailCheck):
     """mysqldump writes ``-- Dump completed`` as its last line only when it finished."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.last = b""
-
-    def feed(self, chunk: bytes) -> bytes:
-        super().feed(chunk)
-        self.last = (self.last + chunk)[-512:]
-        return chunk
 
     def finish(self, stderr: str) -> tuple[bytes, str]:
         # MariaDB >= 10.11.8 starts with a "sandbox mode" comment line before its header.
@@ -584,17 +590,10 @@ class Mongodb(Engine):
 # --------------------------------------------------------------------------- files and volumes
 
 
-class _TarCheck(StreamCheck):
+class _TarCheck(_TailCheck):
     """A tar archive ends with two 512-byte blocks of zeros (GNU tar pads to a 10 KiB record)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.last = b""
-
-    def feed(self, chunk: bytes) -> bytes:
-        super().feed(chunk)
-        self.last = (self.last + chunk)[-1024:]
-        return chunk
+    TAIL = 1024
 
     def finish(self, stderr: str) -> tuple[bytes, str]:
         if self.size % 512 or self.last != bytes(1024):
