@@ -72,8 +72,12 @@ def scrape_targets(
     node_exporter_port: int = 9100,
     docker_metrics_port: int | None = None,
     environment: str | None = None,
+    logging_hosts: Any = None,
+    scrape_logging: bool = False,
+    logging_store_port: int = 9428,
+    logging_shipper_port: int = 9430,
 ) -> Any:
-    """file_sd target lists (apps, nodes, docker, probes) from the model and the docker hosts."""
+    """file_sd target lists (apps, nodes, docker, probes, victorialogs, logship) from the model and the hosts."""
     return _wrap(m.scrape_targets, "cannot derive scrape targets")(
         apps,
         hosts,
@@ -82,6 +86,10 @@ def scrape_targets(
         node_exporter_port=node_exporter_port,
         docker_metrics_port=docker_metrics_port,
         environment=environment,
+        logging_hosts=logging_hosts,
+        scrape_logging=scrape_logging,
+        logging_store_port=logging_store_port,
+        logging_shipper_port=logging_shipper_port,
     )
 
 

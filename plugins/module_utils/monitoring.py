@@ -69,6 +69,9 @@ DEFAULT_ALERT_FOR = {
     "AlertmanagerConfigReloadFailed": "10m",
     "AlertmanagerNotificationsFailing": "10m",
     "SLOLatencyHigh": "10m",
+    "LogshipPushErrors": "10m",
+    "LogshipRowsDropped": "1m",
+    "VictoriaLogsReadOnly": "5m",
 }
 RUNBOOK_BASE = "https://opsdeck.example.com/runbooks"
 
@@ -499,11 +502,45 @@ def base_rules(
             rb,
         ),
     ]
+    # The logging stack (role logging): logship on every docker host, VictoriaLogs on the
+    # logging hosts. Metric names as their /metrics expose them (docs/logging.md).
+    logging = [
+        _alert(
+            "LogshipPushErrors",
+            'increase(logship_push_errors_total{job="logship"}[10m]) > 0',
+            "warning",
+            "Log shipper on {{ $labels.instance }} fails to push to the log store",
+            '{{ $value | printf "%.0f" }} pushes failed in 10 minutes; the shipper keeps its positions and '
+            "retries, so logs are late, not lost, until the host's json-file rotation overtakes it.",
+            d,
+            rb,
+        ),
+        _alert(
+            "LogshipRowsDropped",
+            'increase(logship_rows_dropped_total{job="logship"}[10m]) > 0',
+            "warning",
+            "Log shipper on {{ $labels.instance }} dropped rows the log store refused",
+            '{{ $value | printf "%.0f" }} rows were refused for good (HTTP 4xx) in 10 minutes and are lost.',
+            d,
+            rb,
+        ),
+        _alert(
+            "VictoriaLogsReadOnly",
+            'vl_storage_is_read_only{job="victorialogs"} == 1',
+            "critical",
+            "Log store {{ $labels.instance }} is read-only",
+            "VictoriaLogs at {{ $labels.instance }} ({{ $labels.path }}) stopped accepting logs: its disk is "
+            "below -storage.minFreeDiskSpaceBytes. Shippers retry; free disk space or lower the retention.",
+            d,
+            rb,
+        ),
+    ]
     return [
         {"name": "opsdeck-availability", "rules": availability},
         {"name": "opsdeck-hosts", "rules": hosts},
         {"name": "opsdeck-backups", "rules": backups},
         {"name": "opsdeck-stack", "rules": stack},
+        {"name": "opsdeck-logging", "rules": logging},
     ]
 
 
@@ -666,14 +703,22 @@ def scrape_targets(
     node_exporter_port: int = 9100,
     docker_metrics_port: int | None = None,
     environment: str | None = None,
+    logging_hosts: Any = None,
+    scrape_logging: bool = False,
+    logging_store_port: int = 9428,
+    logging_shipper_port: int = 9430,
 ) -> dict[str, list[dict[str, Any]]]:
-    """file_sd target lists, by file: ``apps``, ``nodes``, ``docker``, ``probes``.
+    """file_sd target lists, by file: ``apps``, ``nodes``, ``docker``, ``probes``,
+    ``victorialogs``, ``logship``.
 
     ``hosts``: the docker hosts, ``[{name, address, groups}]`` (``address`` is how Prometheus
     reaches the host). ``local_hosts``: names of the hosts Prometheus runs on (it reaches
     their loopback; the stack runs with host networking). ``probes``: extra blackbox probes
     ``[{name, url, team?, module?}]``. Every target carries ``app``/``team``/``env``/``instance``
-    labels where they apply.
+    labels where they apply. With ``scrape_logging``: the log stores ``logging_hosts``
+    (``[{name, address}]``, VictoriaLogs' ``/metrics`` at ``logging_store_port``, job
+    ``victorialogs``) and the shipper on every docker host (``logging_shipper_port``, job
+    ``logship``), addressed like the node exporters; both lists are empty without it.
     """
     apps_n = _normalized(apps)
     hosts_l = _check_hosts(hosts)
@@ -780,8 +825,45 @@ def scrape_targets(
         if docker_metrics_port
         else []
     )
+    stores: list[dict[str, Any]] = []
+    shippers: list[dict[str, Any]] = []
+    if scrape_logging:
+        for what, port in (("logging_store_port", logging_store_port), ("logging_shipper_port", logging_shipper_port)):
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+                findings.append(f"monitoring_{what}: {port!r} is not a TCP port (1-65535)")
+        if not isinstance(logging_hosts, list):
+            findings.append(f"logging hosts: expected a list of {{name, address}}, got {type(logging_hosts).__name__}")
+        else:
+            for i, host in enumerate(logging_hosts):
+                if not isinstance(host, dict) or not host.get("name") or not host.get("address"):
+                    findings.append(
+                        f"logging hosts[{i}]: needs 'name' (inventory name) and 'address' (how Prometheus reaches it)"
+                    )
+        if findings:
+            raise MonitoringError(findings)
+        stores = [
+            {
+                "targets": [f"{_bracket('127.0.0.1' if h['name'] in local else h['address'])}:{logging_store_port}"],
+                "labels": {"instance": h["name"], "env": environment or ""},
+            }
+            for h in logging_hosts
+        ]
+        shippers = [
+            {
+                "targets": [f"{_bracket('127.0.0.1' if h['name'] in local else h['address'])}:{logging_shipper_port}"],
+                "labels": {"instance": h["name"], "env": environment or ""},
+            }
+            for h in hosts_l
+        ]
     # probes by URL are labelled with the URL as instance by relabelling (see the role's prometheus.yml)
-    return {"apps": app_targets, "nodes": nodes, "docker": docker, "probes": probe_targets}
+    return {
+        "apps": app_targets,
+        "nodes": nodes,
+        "docker": docker,
+        "probes": probe_targets,
+        "victorialogs": stores,
+        "logship": shippers,
+    }
 
 
 # ---------------------------------------------------------------------------------------------

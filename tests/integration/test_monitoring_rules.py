@@ -4,7 +4,8 @@
 promtool and amtool run in the rig's prometheus and alertmanager images (`docker run --rm`).
 `promtool test rules` fixtures prove the alert behaviour: the fast-burn page fires when both
 the 5m and the 1h windows burn over 14.4x and not for a short spike only the 5m window sees;
-the slow-burn ticket fires for a 1.5x burn over days; TLS expiry thresholds; Watchdog.
+the slow-burn ticket fires for a 1.5x burn over days; TLS expiry thresholds; Watchdog; the
+logging stack's alerts (logship push errors and dropped rows, VictoriaLogs read-only).
 
 Annotations are templated with $value; the behaviour tests compare labels only, so they run on
 copies of the rules without annotations (`promtool check rules` checks the templates).
@@ -309,7 +310,54 @@ SLOW_BURN = {
 }
 
 
-@pytest.mark.parametrize(("name", "tests"), [("behaviour", BEHAVIOUR), ("slow-burn", SLOW_BURN)])
+LOGSHIP = {"job": "logship", "instance": "web1"}
+STORE = {"job": "victorialogs", "instance": "logs1", "path": "/victoria-logs-data"}
+LOGGING = {
+    "evaluation_interval": "1m",
+    "tests": [
+        {
+            "name": "logging stack: push errors rising, rows dropped, store read-only",
+            "interval": "1m",
+            "input_series": [
+                # web1's pushes fail from minute 3 on; web2's counter stays flat
+                {"series": 'logship_push_errors_total{job="logship",instance="web1"}', "values": "0x2 1+1x30"},
+                {"series": 'logship_push_errors_total{job="logship",instance="web2"}', "values": "0x32"},
+                # one refused batch of 40 rows at minute 3, none after
+                {"series": 'logship_rows_dropped_total{job="logship",instance="web1"}', "values": "0x2 40x30"},
+                # the store turns read-only at minute 2 (its disk went under minFreeDiskSpaceBytes)
+                {
+                    "series": 'vl_storage_is_read_only{job="victorialogs",instance="logs1",path="/victoria-logs-data"}',
+                    "values": "0 0 1x30",
+                },
+            ],
+            "alert_rule_test": [
+                # errors since minute 3, for 10m: pending at 8m, firing at 20m, web2 never
+                {"eval_time": "8m", "alertname": "LogshipPushErrors", "exp_alerts": []},
+                {
+                    "eval_time": "20m",
+                    "alertname": "LogshipPushErrors",
+                    "exp_alerts": [{"exp_labels": {**LOGSHIP, "severity": "warning"}}],
+                },
+                {
+                    "eval_time": "6m",
+                    "alertname": "LogshipRowsDropped",
+                    "exp_alerts": [{"exp_labels": {**LOGSHIP, "severity": "warning"}}],
+                },
+                # no drop in the last 10 minutes: resolved
+                {"eval_time": "20m", "alertname": "LogshipRowsDropped", "exp_alerts": []},
+                {"eval_time": "4m", "alertname": "VictoriaLogsReadOnly", "exp_alerts": []},
+                {
+                    "eval_time": "9m",
+                    "alertname": "VictoriaLogsReadOnly",
+                    "exp_alerts": [{"exp_labels": {**STORE, "severity": "critical"}}],
+                },
+            ],
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "tests"), [("behaviour", BEHAVIOUR), ("slow-burn", SLOW_BURN), ("logging", LOGGING)])
 def test_promtool_test_rules(images, tmp_path, name, tests):
     _write_rules(tmp_path / "rules.yml", _all_groups(), strip_annotations=True)
     (tmp_path / "test.yml").write_text(yaml.safe_dump({"rule_files": ["rules.yml"], **tests}, sort_keys=False))

@@ -36,10 +36,17 @@ def test_every_filter_is_registered_and_documented():
 
 def test_filters_return_what_module_utils_returns():
     assert f.slo_rules([APP])[0]["name"] == "opsdeck-slo-shop"
-    assert len(f.base_rules({})) == 4
+    assert len(f.base_rules({})) == 5
     assert f.base_rules(None, alert_for={"TargetDown": "1s"})[0]["rules"][0]["for"] == "1s"
     t = f.scrape_targets([APP], [{"name": "h", "address": "10.0.0.1"}], local_hosts=["h"])
     assert t["apps"][0]["targets"] == ["127.0.0.1:18091"]
+    t = f.scrape_targets(
+        [],
+        [{"name": "h", "address": "10.0.0.1"}],
+        scrape_logging=True,
+        logging_hosts=[{"name": "l", "address": "10.0.0.9"}],
+    )
+    assert t["victorialogs"][0]["targets"] == ["10.0.0.9:9428"] and t["logship"][0]["targets"] == ["10.0.0.1:9430"]
     assert f.alertmanager_config([{"name": "x", "type": "null"}])["route"]["receiver"] == "x"
     assert f.backup_rules([APP]) == []
     assert f.user_rules([{"name": "g", "rules": [{"alert": "A", "expr": "up"}]}])

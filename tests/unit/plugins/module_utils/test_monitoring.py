@@ -151,6 +151,9 @@ def test_base_library_has_every_alert_with_severity_and_annotations():
         "AlertmanagerConfigReloadFailed",
         "AlertmanagerNotificationsFailing",
         "Watchdog",
+        "LogshipPushErrors",
+        "LogshipRowsDropped",
+        "VictoriaLogsReadOnly",
     }
     assert set(alerts) == expected
     for name, rules in alerts.items():
@@ -318,6 +321,45 @@ def test_custom_probe_labels():
             "labels": {"app": "ext", "team": "ops", "env": "", "probe": "custom", "module": "http_2xx"},
         }
     ]
+
+
+def test_logging_targets_only_when_asked():
+    t = m.scrape_targets([], HOSTS[:1], local_hosts=["mon1"], logging_hosts=[{"name": "logs1", "address": "10.0.0.9"}])
+    assert t["victorialogs"] == [] and t["logship"] == []
+
+
+def test_logging_targets_stores_and_shippers_like_nodes():
+    t = m.scrape_targets(
+        [],
+        HOSTS,
+        local_hosts=["mon1"],
+        environment="prod",
+        scrape_logging=True,
+        logging_hosts=[{"name": "logs1", "address": "10.0.0.9"}, {"name": "mon1", "address": "10.0.0.1"}],
+        logging_store_port=19428,
+        logging_shipper_port=19430,
+    )
+    assert t["victorialogs"] == [
+        {"targets": ["10.0.0.9:19428"], "labels": {"instance": "logs1", "env": "prod"}},
+        {"targets": ["127.0.0.1:19428"], "labels": {"instance": "mon1", "env": "prod"}},
+    ]
+    assert [e["labels"]["instance"] for e in t["logship"]] == [h["name"] for h in HOSTS]
+    assert t["logship"][0] == {"targets": ["127.0.0.1:19430"], "labels": {"instance": "mon1", "env": "prod"}}
+    assert all(e["targets"][0].endswith(":19430") for e in t["logship"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"logging_hosts": "logs1"}, r"logging hosts: expected a list of \{name, address\}, got str"),
+        ({"logging_hosts": [{"name": "logs1"}]}, r"logging hosts\[0\]: needs 'name'"),
+        ({"logging_hosts": [], "logging_store_port": 0}, r"monitoring_logging_store_port: 0 is not a TCP port"),
+        ({"logging_hosts": [], "logging_shipper_port": "x"}, r"monitoring_logging_shipper_port: 'x' is not a TCP"),
+    ],
+)
+def test_logging_targets_errors(kwargs, message):
+    with pytest.raises(m.MonitoringError, match=message):
+        m.scrape_targets([], HOSTS, scrape_logging=True, **kwargs)
 
 
 def test_hosts_shape_is_checked():
