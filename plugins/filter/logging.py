@@ -1,7 +1,7 @@
 # Copyright (c) opsdeck platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Logging filters: logging_store_flags, logging_shipper_args, logging_scrape_targets.
+"""Logging filters: logging_store_flags, logging_shipper_args.
 
 Thin wrappers around plugins/module_utils/logging.py, where the logic lives and is unit tested.
 Their documentation is in the <name>.yml files next to this file.
@@ -83,19 +83,6 @@ def logging_shipper_args(
     )
 
 
-def logging_scrape_targets(
-    stores: Any,
-    shippers: Any = None,
-    store_port: int = 9428,
-    shipper_port: int = 9430,
-    environment: str | None = None,
-) -> Any:
-    """file_sd entries for the stores' and shippers' /metrics."""
-    return _wrap(lg.scrape_targets, "cannot derive logging scrape targets")(
-        stores, shippers, store_port=store_port, shipper_port=shipper_port, environment=environment
-    )
-
-
 class FilterModule:
     """The opsdeck logging filters."""
 
@@ -103,5 +90,4 @@ class FilterModule:
         return {
             "logging_store_flags": logging_store_flags,
             "logging_shipper_args": logging_shipper_args,
-            "logging_scrape_targets": logging_scrape_targets,
         }

@@ -252,36 +252,3 @@ def shipper_args(
     if journal_dir:
         argv.append(f"-journal-dir={journal_dir}")
     return argv
-
-
-def scrape_targets(
-    stores: Any,
-    shippers: Any = None,
-    *,
-    store_port: int = 9428,
-    shipper_port: int = 9430,
-    environment: str | None = None,
-) -> list[dict[str, Any]]:
-    """Prometheus file_sd entries for the stores' and the shippers' ``/metrics``.
-
-    ``stores`` and ``shippers`` are ``[{name, address}]`` (as the monitoring role collects its
-    docker hosts). Jobs: ``victorialogs`` and ``logship``.
-    """
-    errors: list[str] = []
-    out: list[dict[str, Any]] = []
-    for job, hosts, port in (("victorialogs", stores, store_port), ("logship", shippers or [], shipper_port)):
-        if not isinstance(hosts, list):
-            errors.append(f"{job}: the hosts must be a list of {{name, address}}, got {type(hosts).__name__}")
-            continue
-        for i, host in enumerate(hosts):
-            if not isinstance(host, dict) or not host.get("name"):
-                errors.append(f"{job}[{i}]: needs a name (and an address)")
-                continue
-            labels = {"job": job, "instance": str(host["name"])}
-            if environment:
-                labels["env"] = str(environment)
-            address = str(host.get("address") or host["name"])
-            out.append({"targets": [_listen(address, port)], "labels": labels})
-    if errors:
-        raise LoggingError(errors)
-    return out

@@ -144,24 +144,6 @@ def test_shipper_args_refuses(kwargs: dict, message: str) -> None:
     assert message in str(err.value)
 
 
-def test_scrape_targets() -> None:
-    out = lg.scrape_targets(
-        [{"name": "logs1", "address": "10.0.0.9"}],
-        [{"name": "web1"}, {"name": "web2", "address": "fd00::2"}],
-        environment="prod",
-    )
-    assert out == [
-        {"targets": ["10.0.0.9:9428"], "labels": {"job": "victorialogs", "instance": "logs1", "env": "prod"}},
-        {"targets": ["web1:9430"], "labels": {"job": "logship", "instance": "web1", "env": "prod"}},
-        {"targets": ["[fd00::2]:9430"], "labels": {"job": "logship", "instance": "web2", "env": "prod"}},
-    ]
-
-
-def test_scrape_targets_refuses() -> None:
-    with pytest.raises(lg.LoggingError, match=r"victorialogs\[0\]: needs a name"):
-        lg.scrape_targets([{"address": "10.0.0.9"}])
-
-
 def test_filters_raise_filter_errors() -> None:
     from ansible.errors import AnsibleFilterError
 
@@ -173,4 +155,3 @@ def test_filters_raise_filter_errors() -> None:
         filters["logging_store_flags"]("a week")
     with pytest.raises(AnsibleFilterError, match="invalid logging shipper settings"):
         filters["logging_shipper_args"]("ftp://x", "web1")
-    assert filters["logging_scrape_targets"]([{"name": "a"}])[0]["targets"] == ["a:9428"]
