@@ -609,7 +609,8 @@ class _S3Writer(Writer):
         self.size += len(data)
         self.buffer += data
         while len(self.buffer) >= self.store.part_size:
-            chunk = bytes(self.buffer[: self.store.part_size])
+            # one copy (slicing the bytearray first would make two); the view is gone before the del
+            chunk = bytes(memoryview(self.buffer)[: self.store.part_size])
             del self.buffer[: self.store.part_size]
             self._submit(chunk)
 
