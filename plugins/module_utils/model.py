@@ -80,6 +80,7 @@ DATABASE_DEFAULT_USERS = {"postgres": "postgres", "mysql": "root", "mariadb": "r
 KEEP_KEYS = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
 DEFAULT_KEEP = {"last": 0, "hourly": 0, "daily": 7, "weekly": 4, "monthly": 6, "yearly": 0}
 DEFAULT_BACKUP_SCHEDULE = "0 2 * * *"
+DEFAULT_PITR = {"enabled": False, "full_schedule": "0 1 * * 0", "diff_schedule": "0 1 * * 1-6", "retention_full": 2}
 DEFAULT_USER = "65534:65534"
 
 MEMORY_EXAMPLES = "examples: 512Mi, 1G, 268435456"
@@ -403,9 +404,22 @@ APP_SCHEMA: dict[str, Any] = {
                             pattern=_COMPOSE_NAME_PATTERN,
                         ),
                         "backup": _obj(
-                            "a mapping {enabled, schedule, keep, verify}",
+                            "a mapping {enabled, schedule, keep, verify, pitr}",
                             properties={
                                 "enabled": _BOOL,
+                                "pitr": _obj(
+                                    "a mapping {enabled, full_schedule, diff_schedule, retention_full}",
+                                    properties={
+                                        "enabled": _BOOL,
+                                        "full_schedule": _allowed(
+                                            "a 5-field cron schedule such as '0 1 * * 0'", type="string", minLength=1
+                                        ),
+                                        "diff_schedule": _allowed(
+                                            "a 5-field cron schedule such as '0 1 * * 1-6'", type="string", minLength=1
+                                        ),
+                                        "retention_full": _allowed("an integer >= 1", type="integer", minimum=1),
+                                    },
+                                ),
                                 "schedule": _allowed(
                                     "a 5-field cron schedule such as '0 2 * * *'", type="string", minLength=1
                                 ),
@@ -1008,6 +1022,27 @@ def _check_databases(app: dict[str, Any], findings: list[tuple[tuple[Any, ...], 
                         f"day-of-week, e.g. '0 5 * * 0'): {problem}",
                     )
                 )
+        pitr = _sub(backup, "pitr")
+        for key in ("full_schedule", "diff_schedule"):
+            value = pitr.get(key)
+            if isinstance(value, str) and value:
+                problem = _cron_problem(value)
+                if problem:
+                    findings.append(
+                        (
+                            ("databases", i, "backup", "pitr", key),
+                            f"{value!r} is not a 5-field cron schedule (minute hour day-of-month month "
+                            f"day-of-week, e.g. {DEFAULT_PITR[key]!r}): {problem}",
+                        )
+                    )
+        if pitr.get("enabled") is True and engine in DATABASE_ENGINES and engine != "postgres":
+            findings.append(
+                (
+                    ("databases", i, "backup", "pitr", "enabled"),
+                    f"point-in-time recovery (pgBackRest) is for postgres databases only, not {engine}; "
+                    "set backup.pitr.enabled: false or remove backup.pitr",
+                )
+            )
         keep = backup.get("keep")
         if isinstance(keep, dict) and backup.get("enabled", True) is True:
             counts = [keep.get(k, 0) for k in KEEP_KEYS]
@@ -1348,6 +1383,9 @@ def _normalize_app(app: dict[str, Any], environment: str | None, registry: str |
                     "verify": {
                         "schedule": (backup.get("verify") or {}).get("schedule"),
                         "query": (backup.get("verify") or {}).get("query"),
+                    },
+                    "pitr": {
+                        key: (backup.get("pitr") or {}).get(key, default) for key, default in DEFAULT_PITR.items()
                     },
                 },
             }

@@ -4,8 +4,8 @@
     s3.py make-bucket BUCKET     create the bucket (no error when it exists)
     s3.py list BUCKET PREFIX     print the keys under PREFIX as a JSON list
 
-Endpoint and credentials come from the environment (S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY),
-never from the command line.
+Endpoint, credentials and the CA certificate come from the environment (S3_ENDPOINT,
+S3_ACCESS_KEY, S3_SECRET_KEY, S3_CA_BUNDLE), never from the command line.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import time
 
 import boto3
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, SSLError
 
 
 def client():
@@ -26,6 +26,7 @@ def client():
         aws_access_key_id=os.environ["S3_ACCESS_KEY"],
         aws_secret_access_key=os.environ["S3_SECRET_KEY"],
         region_name="us-east-1",
+        verify=os.environ.get("S3_CA_BUNDLE") or True,
     )
 
 
@@ -41,7 +42,7 @@ def make_bucket(name: str) -> None:
                 print("exists")
                 return
             raise
-        except EndpointConnectionError:
+        except (EndpointConnectionError, ConnectionClosedError, SSLError):
             time.sleep(1)
     raise SystemExit("the S3 server did not answer")
 

@@ -419,7 +419,54 @@ def test_backup_keep_given_replaces_the_default(keep: dict[str, int], expected: 
         "schedule": "30 */6 * * mon-fri",
         "keep": expected,
         "verify": {"schedule": None, "query": None},
+        "pitr": model.DEFAULT_PITR,
     }
+
+
+def test_backup_pitr_defaults_to_off() -> None:
+    db = {"name": "appdb", "engine": "postgres"}
+    pitr = one(databases=[db])["databases"][0]["backup"]["pitr"]
+    assert pitr == {"enabled": False, "full_schedule": "0 1 * * 0", "diff_schedule": "0 1 * * 1-6", "retention_full": 2}
+
+
+def test_backup_pitr_given_is_filled_with_defaults() -> None:
+    db = {"name": "appdb", "engine": "postgres", "backup": {"pitr": {"enabled": True, "retention_full": 4}}}
+    pitr = one(databases=[db])["databases"][0]["backup"]["pitr"]
+    assert pitr == {"enabled": True, "full_schedule": "0 1 * * 0", "diff_schedule": "0 1 * * 1-6", "retention_full": 4}
+
+
+@pytest.mark.parametrize(
+    ("pitr", "expected"),
+    [
+        (
+            {"enabled": True},
+            "app 'web': field 'databases[0].backup.pitr.enabled': point-in-time recovery (pgBackRest) is for "
+            "postgres databases only, not mariadb; set backup.pitr.enabled: false or remove backup.pitr",
+        ),
+        ({"retention_full": 0}, "app 'web': field 'databases[0].backup.pitr.retention_full': 0 is not an integer >= 1"),
+        (
+            {"full_schedule": "0 1 * *"},
+            "app 'web': field 'databases[0].backup.pitr.full_schedule': '0 1 * *' is not a 5-field cron schedule "
+            "(minute hour day-of-month month day-of-week, e.g. '0 1 * * 0'): it has 4 fields",
+        ),
+        (
+            {"diff_schedule": "0 25 * * *"},
+            "app 'web': field 'databases[0].backup.pitr.diff_schedule': ...: the hour field '25' is outside 0-23",
+        ),
+        (
+            {"enabled": "yes"},
+            "app 'web': field 'databases[0].backup.pitr.enabled': 'yes' is a string, not true or false",
+        ),
+        ({"stanza": "x"}, "app 'web': field 'databases[0].backup.pitr.stanza': unknown field..."),
+    ],
+)
+def test_backup_pitr_findings(pitr: dict[str, Any], expected: str) -> None:
+    assert_finding([app(databases=[{"name": "d", "engine": "mariadb", "backup": {"pitr": pitr}}])], expected)
+
+
+def test_backup_pitr_disabled_is_allowed_for_any_engine() -> None:
+    db = {"name": "c", "engine": "redis", "backup": {"pitr": {"enabled": False}}}
+    assert one(databases=[db])["databases"][0]["backup"]["pitr"]["enabled"] is False
 
 
 def test_backup_disabled_may_keep_nothing() -> None:
@@ -439,6 +486,7 @@ def test_database_fields_are_kept() -> None:
             "schedule": "0 2 * * *",
             "keep": model.DEFAULT_KEEP,
             "verify": {"schedule": None, "query": None},
+            "pitr": model.DEFAULT_PITR,
         },
     }
 
