@@ -9,28 +9,12 @@ Their documentation is in the <name>.yml files next to this file.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.opsdeck.platform.plugins.module_utils import monitoring as m
-from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError
+from ansible_collections.opsdeck.platform.plugins.plugin_utils.filters import wrap
 
-
-def _wrap(func: Callable[..., Any], what: str) -> Callable[..., Any]:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ModelError as exc:
-            count = len(exc.errors)
-            raise AnsibleFilterError(f"{what} ({count} finding{'s' if count != 1 else ''}):\n{exc}") from None
-        except (TypeError, KeyError, AttributeError) as exc:
-            raise AnsibleFilterError(f"{what}: unexpected input ({type(exc).__name__}: {exc})") from None
-
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
-    return wrapper
+_wrap = wrap
 
 
 def slo_rules(apps: Any, alert_for: dict[str, Any] | None = None, runbook_base: str = m.RUNBOOK_BASE) -> Any:
