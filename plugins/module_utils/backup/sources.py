@@ -169,8 +169,24 @@ class Engine:
     def client(self, conn: Connection) -> contextlib.AbstractContextManager[Client]:
         return _client(self, conn)
 
+    # The variable the engine's tools read a password from (set inside a container, where a
+    # credential file of this host cannot be seen).
+    password_env = ""
+
     def login(self, client: Client) -> None:
-        """Put the credentials where the tools read them (files or environment)."""
+        """Put the credentials where the tools read them: the environment variable inside a
+        container (or for tools that read nothing else), else a private file (``login_files``)."""
+        conn = client.conn
+        if conn.container or not self.uses_files:
+            if conn.password and self.password_env:
+                client.set_secret_env(self.password_env, conn.password)
+            return
+        self.login_files(client)
+
+    uses_files = False
+
+    def login_files(self, client: Client) -> None:
+        """Write the credentials to 0600 files in the client's private directory."""
 
     def dump_argv(self, client: Client) -> list[str]:
         raise NotImplementedError
@@ -282,12 +298,11 @@ class Postgres(Engine):
     dump_tool = "pg_dump"
     restore_tool = "pg_restore"
 
-    def login(self, client: Client) -> None:
+    password_env = "PGPASSWORD"
+    uses_files = True
+
+    def login_files(self, client: Client) -> None:
         conn = client.conn
-        if conn.container:
-            if conn.password:
-                client.set_secret_env("PGPASSWORD", conn.password)
-            return
         client.env.pop("PGPASSWORD", None)
         line = f"*:*:*:*:{_pgpass_escape(conn.password)}\n" if conn.password else ""
         client.env["PGPASSFILE"] = client.secret_file("pgpass", line)
@@ -379,12 +394,11 @@ class Mysql(Engine):
     dump_tool = "mysqldump"
     restore_tool = "mysql"
 
-    def login(self, client: Client) -> None:
+    password_env = "MYSQL_PWD"
+    uses_files = True
+
+    def login_files(self, client: Client) -> None:
         conn = client.conn
-        if conn.container:
-            if conn.password:
-                client.set_secret_env("MYSQL_PWD", conn.password)
-            return
         lines = ["[client]"]
         if conn.password:
             lines.append(f'password="{_mycnf_escape(conn.password)}"')
@@ -504,9 +518,7 @@ class Redis(Engine):
     dump_tool = "redis-cli"
     restore_tool = "redis-check-rdb"
 
-    def login(self, client: Client) -> None:
-        if client.conn.password:
-            client.set_secret_env("REDISCLI_AUTH", client.conn.password)
+    password_env = "REDISCLI_AUTH"
 
     def _args(self, client: Client) -> list[str]:
         conn = client.conn
