@@ -18,6 +18,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 want=${1:-all}
 
+# One rig build at a time on this machine: two test runs (or two developers' shells) that
+# start together would otherwise race on apt, the registry and the same image tags.
+mkdir -p "$RIG_STATE"
+exec 8>"$RIG_STATE/up.lock"
+flock 8
+
 need_packages() {
   local missing=()
   for pkg in "$@"; do
