@@ -168,6 +168,77 @@ _APP_NAME = _allowed(
 )
 
 
+# edge: the reverse proxy's per-app settings (role edge). Values end up inside double-quoted nginx
+# strings, so characters nginx would read as syntax or variables are refused (_check_edge).
+EDGE_DEFAULTS: dict[str, Any] = {
+    "hsts_max_age_s": 31536000,
+    "csp": "default-src 'self'; object-src 'none'; frame-ancestors 'none'",
+    "frame_options": "DENY",
+    "referrer_policy": "strict-origin-when-cross-origin",
+    "headers": {},
+    "rate_limit": None,
+    "body_size": None,
+    "timeout_s": 60,
+    "cors": None,
+}
+_HEADER_NAME_PATTERN = r"^[A-Za-z0-9][-A-Za-z0-9]*$"
+_EDGE_TEXT = _allowed("a string without double quotes, backslashes, '$' or control characters", type=["string", "null"])
+_EDGE_SCHEMA = _obj(
+    "a mapping {hsts_max_age_s, csp, frame_options, referrer_policy, headers, rate_limit, body_size, timeout_s, cors}",
+    properties={
+        "hsts_max_age_s": _allowed("a whole number of seconds >= 0 (0: no HSTS header)", type="integer", minimum=0),
+        "csp": _EDGE_TEXT,
+        "frame_options": _allowed(
+            "DENY or SAMEORIGIN (headers: {X-Frame-Options: null} removes it)", enum=["DENY", "SAMEORIGIN"]
+        ),
+        "referrer_policy": _EDGE_TEXT,
+        "headers": _allowed(
+            "a mapping of response header names to values (null removes a default header)",
+            type="object",
+            propertyNames=_allowed("an HTTP header name: letters, digits and '-'", pattern=_HEADER_NAME_PATTERN),
+            additionalProperties=_EDGE_TEXT,
+        ),
+        "rate_limit": _obj(
+            "a mapping {rps, burst}",
+            required=("rps",),
+            properties={
+                "rps": _allowed("requests per second per client address, an integer >= 1", type="integer", minimum=1),
+                "burst": _COUNT,
+            },
+        ),
+        "body_size": _MEMORY,
+        "timeout_s": _SECONDS,
+        "cors": _obj(
+            "a mapping {origins, methods, headers, credentials, max_age_s}",
+            required=("origins",),
+            properties={
+                "origins": _allowed(
+                    "a non-empty list of origins (https://app.example.com) or ['*']",
+                    type="array",
+                    minItems=1,
+                    uniqueItems=True,
+                    items=_STRING,
+                ),
+                "methods": _allowed(
+                    "a list of HTTP methods in upper case",
+                    type="array",
+                    uniqueItems=True,
+                    items=_allowed("an HTTP method such as GET", type="string", pattern="^[A-Z]+$"),
+                ),
+                "headers": _allowed(
+                    "a list of request header names",
+                    type="array",
+                    uniqueItems=True,
+                    items=_allowed("an HTTP header name", type="string", pattern=_HEADER_NAME_PATTERN),
+                ),
+                "credentials": _BOOL,
+                "max_age_s": _COUNT,
+            },
+        ),
+    },
+)
+
+
 def _name_list(what: str) -> dict[str, Any]:
     return _allowed(
         f"a list of {what} names without duplicates",
@@ -355,6 +426,7 @@ APP_SCHEMA: dict[str, Any] = {
                     ),
                 },
             ),
+            "edge": _EDGE_SCHEMA,
             "slo": _obj(
                 "a mapping {availability, latency_p95_ms, window_days}",
                 properties={
@@ -1098,6 +1170,79 @@ def _check_misc(app: dict[str, Any], environment: str | None, findings: list[tup
                     seen[value] = i
 
 
+_EDGE_BAD_CHARS = re.compile(r'["\\$\x00-\x1f\x7f]')
+_ORIGIN_RE = re.compile(r"^https?://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$")
+
+
+def _check_edge(app: dict[str, Any], findings: list[tuple[tuple[Any, ...], str]]) -> None:
+    edge = app.get("edge")
+    if not isinstance(edge, dict):
+        return
+    if not any(p.get("public") is True for _i, p in _dicts(app.get("ports"))):
+        findings.append((("edge",), "configures the edge proxy for public ports, and the app has none (public: true)"))
+    texts: list[tuple[tuple[Any, ...], Any]] = [
+        (("csp",), edge.get("csp")),
+        (("referrer_policy",), edge.get("referrer_policy")),
+    ]
+    texts += [(("headers", k), v) for k, v in _sub(edge, "headers").items()]
+    for path, value in texts:
+        if isinstance(value, str) and _EDGE_BAD_CHARS.search(value):
+            findings.append(
+                (
+                    ("edge", *path),
+                    f"{_show(value)} holds a double quote, backslash, '$' or control character; "
+                    "the edge writes it into an nginx string, where these are syntax",
+                )
+            )
+    if isinstance(edge.get("body_size"), (str, int)) and not isinstance(edge.get("body_size"), bool):
+        try:
+            parse_memory(edge["body_size"])
+        except ModelError as exc:
+            findings.append((("edge", "body_size"), str(exc)))
+    cors = edge.get("cors")
+    if isinstance(cors, dict) and isinstance(cors.get("origins"), list):
+        for k, origin in enumerate(cors["origins"]):
+            if isinstance(origin, str) and origin != "*" and not _ORIGIN_RE.match(origin):
+                findings.append(
+                    (
+                        ("edge", "cors", "origins", k),
+                        f"{_show(origin)} is not an origin such as https://app.example.com or '*'",
+                    )
+                )
+        if "*" in cors["origins"] and len(cors["origins"]) > 1:
+            findings.append((("edge", "cors", "origins"), "'*' allows every origin; give it alone or list origins"))
+        if "*" in cors["origins"] and cors.get("credentials") is True:
+            findings.append(
+                (
+                    ("edge", "cors", "credentials"),
+                    "true with origins ['*']: browsers refuse credentials for any origin; list the origins",
+                )
+            )
+
+
+def _normalize_edge(app: dict[str, Any]) -> dict[str, Any]:
+    edge = app.get("edge") or {}
+    out = {key: edge.get(key, default) for key, default in EDGE_DEFAULTS.items()}
+    out["headers"] = dict(edge.get("headers") or {})
+    rate = edge.get("rate_limit")
+    out["rate_limit"] = {"rps": rate["rps"], "burst": rate.get("burst", 0)} if rate else None
+    size = edge.get("body_size")
+    out["body_size_bytes"] = parse_memory(size) if size is not None else None
+    cors = edge.get("cors")
+    out["cors"] = (
+        {
+            "origins": list(cors["origins"]),
+            "methods": list(cors.get("methods", ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])),
+            "headers": list(cors.get("headers", ["Authorization", "Content-Type"])),
+            "credentials": cors.get("credentials", False),
+            "max_age_s": cors.get("max_age_s", 600),
+        }
+        if cors
+        else None
+    )
+    return out
+
+
 def _check_cross_app(
     apps: list[Any], findings: dict[int, list[tuple[tuple[Any, ...], str]]], global_errors: list[str]
 ) -> None:
@@ -1427,6 +1572,7 @@ def _normalize_app(app: dict[str, Any], environment: str | None, registry: str |
         "hardening": hardening,
         "hooks": hooks,
         "slo": slo,
+        "edge": _normalize_edge(app),
         "hosts": list(app.get("hosts", [])),
         "team": app.get("team", "platform"),
         "labels": {k: _scalar_text(v) for k, v in app.get("labels", {}).items()},
@@ -1484,6 +1630,7 @@ def _validate_plain(apps: Any, environment: str | None) -> list[str]:
         _check_slo(app, findings[i])
         _check_databases(app, findings[i])
         _check_misc(app, environment, findings[i])
+        _check_edge(app, findings[i])
     global_errors: list[str] = []
     _check_cross_app(apps, findings, global_errors)
     for i, app in enumerate(apps):
