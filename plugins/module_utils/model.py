@@ -82,6 +82,23 @@ DEFAULT_KEEP = {"last": 0, "hourly": 0, "daily": 7, "weekly": 4, "monthly": 6, "
 DEFAULT_BACKUP_SCHEDULE = "0 2 * * *"
 DEFAULT_PITR = {"enabled": False, "full_schedule": "0 1 * * 0", "diff_schedule": "0 1 * * 1-6", "retention_full": 2}
 DEFAULT_USER = "65534:65534"
+# Databases the collection runs itself (databases[].managed): engines with a server image here,
+# default versions, the versions whose major part must not change without an upgrade path.
+MANAGED_DATABASE_ENGINES = ("postgres", "mariadb", "redis")
+REPLICATED_DATABASE_ENGINES = ("postgres",)
+DATABASE_DEFAULT_VERSIONS = {"postgres": "15", "mariadb": "10.11", "redis": "7.0"}
+DATABASE_UPGRADE_PATHS = ("dump_restore",)
+REDIS_MAXMEMORY_POLICIES = (
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+)
+_MANAGED_DATABASE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
 
 MEMORY_EXAMPLES = "examples: 512Mi, 1G, 268435456"
 CPU_EXAMPLES = "examples: 500m, 0.5, 2"
@@ -460,12 +477,45 @@ APP_SCHEMA: dict[str, Any] = {
                 "a list of databases",
                 type="array",
                 items=_obj(
-                    "a mapping {name, engine, managed, host, port, user, password, container, backup}",
+                    "a mapping {name, engine, managed, host, port, user, password, container, version, replicas, "
+                    "hosts, host_port, metrics_port, resources, redis, upgrade, backup}",
                     required=("name", "engine"),
                     properties={
                         "name": _NON_EMPTY_STRING,
                         "engine": _allowed(", ".join(DATABASE_ENGINES), enum=list(DATABASE_ENGINES)),
                         "managed": _BOOL,
+                        "version": _allowed(
+                            "a server version such as '15' or '10.11' (quote it: an unquoted 10.10 reads as 10.1)",
+                            type=["string", "integer"],
+                            pattern=r"^[0-9]+(\.[0-9]+){0,2}$",
+                        ),
+                        "replicas": _allowed(
+                            "an integer 0..5 (streaming replicas)", type="integer", minimum=0, maximum=5
+                        ),
+                        "hosts": _allowed(
+                            "a list of inventory host or group names (the first matching host runs the primary)",
+                            type="array",
+                            items=_allowed("an inventory host or group name", type="string", minLength=1),
+                        ),
+                        "host_port": _PORT_NUMBER,
+                        "metrics_port": _PORT_NUMBER,
+                        "resources": _obj(
+                            "a mapping {cpu, memory}",
+                            properties={"cpu": _CPU, "memory": _MEMORY},
+                        ),
+                        "redis": _obj(
+                            "a mapping {appendonly, maxmemory_policy}",
+                            properties={
+                                "appendonly": _BOOL,
+                                "maxmemory_policy": _allowed(
+                                    ", ".join(REDIS_MAXMEMORY_POLICIES), enum=list(REDIS_MAXMEMORY_POLICIES)
+                                ),
+                            },
+                        ),
+                        "upgrade": _allowed(
+                            "dump_restore (how a major-version change proceeds), or null to refuse one",
+                            enum=[*DATABASE_UPGRADE_PATHS, None],
+                        ),
                         "host": _NON_EMPTY_STRING,
                         "port": _PORT_NUMBER,
                         "user": _NON_EMPTY_STRING,
@@ -1115,6 +1165,7 @@ def _check_databases(app: dict[str, Any], findings: list[tuple[tuple[Any, ...], 
                     "set backup.pitr.enabled: false or remove backup.pitr",
                 )
             )
+        _check_managed_database(db, i, engine, findings)
         keep = backup.get("keep")
         if isinstance(keep, dict) and backup.get("enabled", True) is True:
             counts = [keep.get(k, 0) for k in KEEP_KEYS]
@@ -1126,6 +1177,101 @@ def _check_databases(app: dict[str, Any], findings: list[tuple[tuple[Any, ...], 
                         "(or set backup.enabled: false)",
                     )
                 )
+
+
+def _check_managed_database(
+    db: dict[str, Any], i: int, engine: Any, findings: list[tuple[tuple[Any, ...], str]]
+) -> None:
+    """The fields of a database this collection runs (managed), and the ones only it may have."""
+    managed = db.get("managed") is True
+    name = db.get("name")
+    if not managed:
+        for key in ("version", "replicas", "hosts", "host_port", "metrics_port", "resources", "redis", "upgrade"):
+            if key in db and db[key] not in (None, 0, [], {}):
+                findings.append(
+                    (
+                        ("databases", i, key),
+                        "applies to a database this collection runs; set managed: true or remove it",
+                    )
+                )
+        return
+    if engine in DATABASE_ENGINES and engine not in MANAGED_DATABASE_ENGINES:
+        why = (
+            "no MongoDB server can be had as a Debian package or from the Go module proxy here"
+            if engine == "mongodb"
+            else "Debian ships no MySQL server; run engine: mariadb (MySQL-compatible)"
+        )
+        findings.append(
+            (
+                ("databases", i, "managed"),
+                f"the collection cannot run a {engine} server ({why}); managed engines: "
+                f"{', '.join(MANAGED_DATABASE_ENGINES)}; set managed: false to connect to an existing server",
+            )
+        )
+    for key in ("host", "container"):
+        if db.get(key) is not None:
+            findings.append(
+                (
+                    ("databases", i, key),
+                    f"is derived for a managed database (its container on the hosts in 'hosts'); remove {key}",
+                )
+            )
+    if isinstance(name, str) and not _MANAGED_DATABASE_NAME_RE.match(name):
+        findings.append(
+            (
+                ("databases", i, "name"),
+                f"{name!r} cannot name the container of a managed database (letters, digits, '_', '.' and '-', "
+                "starting with a letter, digit or '_', at most 63 characters)",
+            )
+        )
+    replicas = db.get("replicas", 0)
+    if (
+        isinstance(replicas, int)
+        and replicas > 0
+        and engine in DATABASE_ENGINES
+        and engine not in REPLICATED_DATABASE_ENGINES
+    ):
+        findings.append(
+            (
+                ("databases", i, "replicas"),
+                f"{engine} has no replication support here (streaming replication is for "
+                f"{', '.join(REPLICATED_DATABASE_ENGINES)}); use replicas: 0",
+            )
+        )
+    if db.get("redis") is not None and engine != "redis":
+        findings.append((("databases", i, "redis"), f"applies to redis databases only, not {engine}"))
+    if engine == "redis" and db.get("user") is not None:
+        findings.append(
+            (("databases", i, "user"), "a managed redis has no user accounts here (the default user with a password)")
+        )
+    memory = _sub(db, "resources").get("memory")
+    if memory is not None and not isinstance(memory, bool):
+        try:
+            if parse_memory(memory) < 32 * 1024 * 1024:
+                findings.append(
+                    (
+                        ("databases", i, "resources", "memory"),
+                        f"{_show(memory)} is below 32Mi, too little for a database server",
+                    )
+                )
+        except ModelError as exc:
+            findings.append((("databases", i, "resources", "memory"), str(exc)))
+    cpu = _sub(db, "resources").get("cpu")
+    if cpu is not None and not isinstance(cpu, bool):
+        try:
+            parse_cpu(cpu)
+        except ModelError as exc:
+            findings.append((("databases", i, "resources", "cpu"), str(exc)))
+    for key in ("host_port", "metrics_port"):
+        port = db.get(key)
+        if (
+            isinstance(port, int)
+            and not isinstance(port, bool)
+            and port + int(replicas if isinstance(replicas, int) else 0) > 65535
+        ):
+            findings.append(
+                (("databases", i, key), f"{port} + replicas is above 65535 (replica n publishes on {key} + n)")
+            )
 
 
 def _check_misc(app: dict[str, Any], environment: str | None, findings: list[tuple[tuple[Any, ...], str]]) -> None:
@@ -1417,6 +1563,39 @@ def _normalize_resources(resources: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _normalize_managed_database(db: dict[str, Any]) -> dict[str, Any]:
+    """The run-time fields of a database: filled for a managed one, null/empty for an external one."""
+    managed = bool(db.get("managed"))
+    engine = db["engine"]
+    version = db.get("version")
+    resources = db.get("resources") or {}
+    memory = parse_memory(resources["memory"]) if resources.get("memory") is not None else None
+    redis = db.get("redis") or {}
+    return {
+        "version": str(version)
+        if version is not None
+        else (DATABASE_DEFAULT_VERSIONS.get(engine) if managed else None),
+        "replicas": int(db.get("replicas", 0)),
+        "hosts": list(db.get("hosts", [])),
+        "host_port": db.get("host_port"),
+        "metrics_port": db.get("metrics_port"),
+        "resources": {
+            "cpu_cores": parse_cpu(resources["cpu"]) if resources.get("cpu") is not None else None,
+            "memory_bytes": memory,
+            "memory_compose": format_memory_compose(memory) if memory else None,
+        },
+        "redis": (
+            {
+                "appendonly": redis.get("appendonly", True),
+                "maxmemory_policy": redis.get("maxmemory_policy", "noeviction"),
+            }
+            if engine == "redis"
+            else None
+        ),
+        "upgrade": db.get("upgrade"),
+    }
+
+
 def _normalize_app(app: dict[str, Any], environment: str | None, registry: str | None) -> dict[str, Any]:
     image = app["image"]
     parts = split_image(image)
@@ -1520,7 +1699,8 @@ def _normalize_app(app: dict[str, Any], environment: str | None, registry: str |
                 "port": db.get("port", DATABASE_DEFAULT_PORTS[db["engine"]]),
                 "user": db.get("user", DATABASE_DEFAULT_USERS[db["engine"]]),
                 "password": db.get("password"),
-                "container": db.get("container"),
+                "container": f"{app['name']}-{db['name']}-db" if db.get("managed") else db.get("container"),
+                **_normalize_managed_database(db),
                 "backup": {
                     "enabled": backup.get("enabled", True),
                     "schedule": backup.get("schedule", DEFAULT_BACKUP_SCHEDULE),

@@ -487,12 +487,21 @@ def test_backup_disabled_may_keep_nothing() -> None:
 
 
 def test_database_fields_are_kept() -> None:
-    db = {"name": "App_DB", "engine": "mariadb", "managed": True, "host": "db.internal", "port": 3307}
+    db = {"name": "App_DB", "engine": "mariadb", "managed": False, "host": "db.internal", "port": 3307}
     assert one(databases=[db])["databases"][0] == {
         **db,
         "user": "root",
         "password": None,
         "container": None,
+        # the fields of a database the collection runs (managed: true): empty for an external one
+        "version": None,
+        "replicas": 0,
+        "hosts": [],
+        "host_port": None,
+        "metrics_port": None,
+        "resources": {"cpu_cores": None, "memory_bytes": None, "memory_compose": None},
+        "redis": None,
+        "upgrade": None,
         "backup": {
             "enabled": True,
             "schedule": "0 2 * * *",
