@@ -444,6 +444,24 @@ APP_SCHEMA: dict[str, Any] = {
                 },
             ),
             "edge": _EDGE_SCHEMA,
+            "autoscaling": _obj(
+                "a mapping {min_replicas, max_replicas, cpu_percent, memory_percent}",
+                required=("max_replicas",),
+                properties={
+                    "min_replicas": _allowed("an integer >= 1", type="integer", minimum=1),
+                    "max_replicas": _allowed("an integer >= 1", type="integer", minimum=1),
+                    "cpu_percent": _allowed(
+                        "a target CPU utilization in percent of the request, an integer >= 1, or null for none",
+                        type=["integer", "null"],
+                        minimum=1,
+                    ),
+                    "memory_percent": _allowed(
+                        "a target memory utilization in percent of the request, an integer >= 1, or null for none",
+                        type=["integer", "null"],
+                        minimum=1,
+                    ),
+                },
+            ),
             "slo": _obj(
                 "a mapping {availability, latency_p95_ms, window_days}",
                 properties={
@@ -1103,6 +1121,38 @@ def _check_slo(app: dict[str, Any], findings: list[tuple[tuple[Any, ...], str]])
         )
 
 
+def _check_autoscaling(app: dict[str, Any], findings: list[tuple[tuple[Any, ...], str]]) -> None:
+    auto = app.get("autoscaling")
+    if not isinstance(auto, dict):
+        return
+    replicas = app.get("replicas", 1)
+    if isinstance(replicas, int) and not isinstance(replicas, bool) and replicas == 0:
+        findings.append(
+            (
+                ("replicas",),
+                "0 with autoscaling set: the autoscaler keeps at least min_replicas running; "
+                "remove autoscaling to stop the app",
+            )
+        )
+    low, high = auto.get("min_replicas"), auto.get("max_replicas")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (high,)):
+        return
+    if low is None and isinstance(replicas, int) and not isinstance(replicas, bool) and replicas > high:
+        findings.append(
+            (
+                ("autoscaling", "max_replicas"),
+                f"{high} is less than replicas {replicas} (min_replicas defaults to replicas); "
+                "raise max_replicas or set min_replicas",
+            )
+        )
+    elif isinstance(low, int) and not isinstance(low, bool) and low > high:
+        findings.append((("autoscaling", "min_replicas"), f"{low} is more than autoscaling.max_replicas {high}"))
+    if auto.get("cpu_percent", 70) is None and auto.get("memory_percent", 80) is None:
+        findings.append(
+            (("autoscaling",), "sets neither cpu_percent nor memory_percent; the autoscaler needs one to scale on")
+        )
+
+
 def _check_databases(app: dict[str, Any], findings: list[tuple[tuple[Any, ...], str]]) -> None:
     seen: dict[tuple[str, str], int] = {}
     for i, db in _dicts(app.get("databases")):
@@ -1752,6 +1802,16 @@ def _normalize_app(app: dict[str, Any], environment: str | None, registry: str |
         "hardening": hardening,
         "hooks": hooks,
         "slo": slo,
+        "autoscaling": (
+            {
+                "min_replicas": app["autoscaling"].get("min_replicas", max(int(app.get("replicas", 1)), 1)),
+                "max_replicas": app["autoscaling"]["max_replicas"],
+                "cpu_percent": app["autoscaling"].get("cpu_percent", 70),
+                "memory_percent": app["autoscaling"].get("memory_percent", 80),
+            }
+            if "autoscaling" in app
+            else None
+        ),
         "edge": _normalize_edge(app),
         "hosts": list(app.get("hosts", [])),
         "team": app.get("team", "platform"),
@@ -1808,6 +1868,7 @@ def _validate_plain(apps: Any, environment: str | None) -> list[str]:
         _check_resources(app, findings[i])
         _check_health_metrics_hooks(app, findings[i])
         _check_slo(app, findings[i])
+        _check_autoscaling(app, findings[i])
         _check_databases(app, findings[i])
         _check_misc(app, environment, findings[i])
         _check_edge(app, findings[i])

@@ -117,6 +117,7 @@ MINIMAL_NORMALIZED = {
     },
     "hooks": {"pre_deploy": [], "smoke": []},
     "slo": None,
+    "autoscaling": None,
     "edge": {
         "hsts_max_age_s": 31536000,
         "csp": "default-src 'self'; object-src 'none'; frame-ancestors 'none'",
@@ -766,9 +767,14 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str]] = [
     (
         "unknown app key",
         {"replica": 3},
-        "app 'web': field 'replica': unknown field (did you mean 'replicas'?); allowed fields: args, command, ...",
+        "app 'web': field 'replica': unknown field (did you mean 'replicas'?); allowed fields: args, autoscaling, "
+        "command, ...",
     ),
-    ("unknown far key", {"zzz": 1}, "app 'web': field 'zzz': unknown field; allowed fields: args, command, ..."),
+    (
+        "unknown far key",
+        {"zzz": 1},
+        "app 'web': field 'zzz': unknown field; allowed fields: args, autoscaling, command, ...",
+    ),
     (
         "unknown health key",
         {"health": {"path": "/", "intervl": 5}, "ports": [{"name": "http", "port": 80}]},
