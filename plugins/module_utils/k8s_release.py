@@ -194,7 +194,7 @@ class Release:
             "changed": False,
             "objects": [],
             "pruned": [],
-            "skipped": [],
+            "not_applied": [],
             "diff": [],
             "rollout": None,
         }
@@ -249,7 +249,7 @@ class Release:
             resource = self._resource(m["apiVersion"], m["kind"])
             if resource is None:
                 if m["kind"] in MONITORING_KINDS:
-                    self.result["skipped"].append(
+                    self.result["not_applied"].append(
                         {"kind": m["kind"], "name": m["metadata"]["name"], "why": "no Prometheus Operator CRDs"}
                     )
                     continue
@@ -260,13 +260,25 @@ class Release:
         for m, resource in plan:
             if m["kind"] == "Namespace":
                 namespace_ready = self._one(m, resource, namespace_exists=True)
+        scaled = {
+            (m["spec"]["scaleTargetRef"]["kind"], m["spec"]["scaleTargetRef"]["name"]): m["spec"]["minReplicas"]
+            for m, _ in plan
+            if m["kind"] == "HorizontalPodAutoscaler"
+        }
         dry: list[tuple[dict[str, Any], Any, Any, Any]] = []
-        for m, resource in plan:
+        for i, (m, resource) in enumerate(plan):
             if m["kind"] == "Namespace":
                 continue
             before = (
                 self._get(resource, m["metadata"]["name"], m["metadata"].get("namespace")) if namespace_ready else None
             )
+            if (m["kind"], m["metadata"]["name"]) in scaled:
+                # The HPA owns the replica count: a new workload starts at minReplicas, an existing
+                # one keeps what it runs (not applying the field would make the server drop it to 1).
+                live = ((before or {}).get("spec") or {}).get("replicas")
+                m = copy.deepcopy(m)
+                m["spec"]["replicas"] = live if live is not None else scaled[(m["kind"], m["metadata"]["name"])]
+                plan[i] = (m, resource)
             if not namespace_ready:
                 after = m  # check mode, new namespace: nothing to dry-run against
             else:

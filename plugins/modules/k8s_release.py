@@ -1,0 +1,182 @@
+#!/usr/bin/python
+# Copyright (c) opsdeck platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: k8s_release
+short_description: Apply one app's Kubernetes release server-side, prune, wait for the rollout, roll back a failed one
+version_added: 0.1.0
+description:
+  - Validates every object of the release with a server dry-run, then applies the changed ones with server-side
+    apply (field manager C(opsdeck)); objects of the app that the release no longer has are deleted, found by the
+    labels C(app.kubernetes.io/managed-by=opsdeck) and C(app.kubernetes.io/instance=<app>).
+  - Waits for the Deployment or StatefulSet to roll out. A rollout that failed (a Deployment's
+    C(ProgressDeadlineExceeded), or a StatefulSet that made no progress for C(progress_deadline_s)) is rolled back
+    to the previous revision and the module fails with the reason; a rollout that is only slow fails at
+    O(wait_timeout) without a rollback.
+  - Built for what M(kubernetes.core.k8s) lacks, namely a dry-run of the whole release before any write, rollback
+    of StatefulSets, a failed rollout told apart from a time-out, and Secret values that are never in a
+    C(last-applied-configuration) annotation, a diff or a result.
+  - The release comes from the filter P(opsdeck.platform.k8s_releases#filter); the role
+    R(opsdeck.platform.k8s_app,ansible_collections.opsdeck.platform.k8s_app_role) wires the two.
+author:
+  - opsdeck platform team (@opsdeck)
+requirements:
+  - The Python library C(kubernetes) on the host that runs the module.
+attributes:
+  check_mode:
+    description:
+      Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Server dry-run of every object; in a namespace that does not exist yet, the objects are reported as
+      to be created without a dry-run.
+  diff_mode:
+    description:
+      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: Live object against the server's dry-run result; Secret values shown as VALUE_HIDDEN.
+  idempotent:
+    description:
+      When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+options:
+  release:
+    description:
+      - One release of P(opsdeck.platform.k8s_releases#filter), C({app, namespace, state, selector, manifests}).
+    type: dict
+    required: true
+  secrets:
+    description: Values of the app's secrets by name (the keys of its Secret). Never returned.
+    type: dict
+    default: {}
+  kubeconfig:
+    description: Path of the kubeconfig file; the default is C(~/.kube/config) or C(KUBECONFIG).
+    type: path
+  context:
+    description: Context of the kubeconfig to use; its current context when not given.
+    type: str
+  prune:
+    description: Delete objects of the app that the release no longer has.
+    type: bool
+    default: true
+  wait:
+    description: Wait for the workload's rollout (and roll back a failed one).
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for a rollout before failing it as slow (no rollback).
+    type: int
+    default: 600
+"""
+
+EXAMPLES = r"""
+- name: Deploy the app web
+  opsdeck.platform.k8s_release:
+    release: "{{ releases | selectattr('app', '==', 'web') | first }}"
+    secrets: "{{ (opsdeck_apps | opsdeck.platform.app_secrets)['web'] }}"
+    kubeconfig: /etc/opsdeck/prod.kubeconfig
+"""
+
+RETURN = r"""
+objects:
+  description: Every object of the release and what was done to it (created, updated, unchanged).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"kind": "Deployment", "name": "web", "action": "updated"}]
+pruned:
+  description: Objects of the app deleted because the release no longer has them.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"kind": "Ingress", "name": "web"}]
+not_applied:
+  description: Objects not applied because the cluster lacks their API (ServiceMonitor and PrometheusRule without the
+    Prometheus Operator CRDs).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"kind": "ServiceMonitor", "name": "web", "why": "no Prometheus Operator CRDs"}]
+rollout:
+  description: The workload's rollout, with C(rolled_back_to) when it was rolled back.
+  returned: when waited
+  type: dict
+  sample: {"kind": "Deployment", "name": "web", "state": "done", "message": "3 of 3 replicas updated and available"}
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from kubernetes import config
+    from kubernetes.dynamic import DynamicClient
+
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError:
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, ReleaseError
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "release": {"type": "dict", "required": True},
+            "secrets": {"type": "dict", "default": {}, "no_log": True},
+            "kubeconfig": {"type": "path"},
+            "context": {"type": "str"},
+            "prune": {"type": "bool", "default": True},
+            "wait": {"type": "bool", "default": True},
+            "wait_timeout": {"type": "int", "default": 600},
+        },
+        supports_check_mode=True,
+    )
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+    p = module.params
+    release = p["release"]
+    for key in ("app", "namespace", "selector"):
+        if not isinstance(release.get(key), str):
+            module.fail_json(msg=f"release: {key!r} is missing; pass one item of the k8s_releases filter")
+    try:
+        api = config.new_client_from_config(config_file=p["kubeconfig"], context=p["context"])
+    except Exception as exc:
+        module.fail_json(msg=f"cannot load the kubeconfig {p['kubeconfig'] or '(default)'}: {exc}")
+    try:
+        result = Release(
+            DynamicClient(api),
+            release,
+            secrets=p["secrets"],
+            check_mode=module.check_mode,
+            prune=p["prune"],
+            wait=p["wait"],
+            wait_timeout=p["wait_timeout"],
+        ).run()
+    except ReleaseError as exc:
+        out = dict(exc.result)
+        diff = out.pop("diff", None)
+        if module._diff and diff:
+            out["diff"] = diff
+        module.fail_json(msg=exc.msg, **out)
+    except Exception as exc:
+        module.fail_json(
+            msg=f"app {release['app']!r}: {type(exc).__name__}: {getattr(exc, 'body', None) or exc}",
+            exception=traceback.format_exc(),
+        )
+    finally:
+        api.close()
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
