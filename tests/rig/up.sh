@@ -19,10 +19,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 want=${1:-all}
 
 # One rig build at a time on this machine: two test runs (or two developers' shells) that
-# start together would otherwise race on apt, the registry and the same image tags.
-mkdir -p "$RIG_STATE"
-exec 8>"$RIG_STATE/up.lock"
-flock 8
+# start together would otherwise race on apt, the registry and the same image tags. flock -o
+# holds the lock in its own process and closes it for this script, so the daemons started
+# here (dockerd, the registry) do not inherit it and keep it after the script ends.
+if [ -z "${OPSDECK_RIG_LOCKED:-}" ]; then
+  mkdir -p "$RIG_STATE"
+  OPSDECK_RIG_LOCKED=1 exec flock -o "$RIG_STATE/rig.lock" bash "${BASH_SOURCE[0]}" "$@"
+fi
 
 need_packages() {
   local missing=()
