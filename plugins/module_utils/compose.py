@@ -33,6 +33,12 @@ def _port_spec(port: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+def database_network(app_name: str) -> str:
+    """The network an app shares with the servers of its managed databases (role ``database``,
+    which creates it on the app's hosts)."""
+    return f"{app_name}-databases"
+
+
 def service_name(app: dict[str, Any]) -> str:
     """The compose service that runs the app itself (same name as the app)."""
     return app["name"]
@@ -171,6 +177,11 @@ def render_definition(
     for net in app["networks"]:
         networks[net] = {"name": net, "external": True}
         service["networks"].append(net)
+    if any(db.get("managed") for db in app.get("databases") or []):
+        net = database_network(name)
+        if net not in networks:
+            networks[net] = {"name": net, "external": True}
+            service["networks"].append(net)
 
     if app["profiles"]:
         service["profiles"] = list(app["profiles"])

@@ -1,0 +1,107 @@
+# Copyright (c) opsdeck platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters for managed databases (role database, and the monitoring role's targets and rules).
+
+Thin wrappers around plugins/module_utils/database.py, where the logic lives and is unit tested:
+
+- ``opsdeck_apps | database_plan(hosts, this_host, images=..., exporter_images=...)``: the
+  projects, networks and app clients of a host (no secret value in it);
+- ``project | database_project_secrets(credentials)``: the server's and exporter's env files;
+- ``project | database_bootstrap_sql(credentials)``: psql input creating the logins once;
+- ``opsdeck_apps | database_connection_secrets(app_name, credentials_by_database)``: what the
+  app gets injected;
+- ``project | database_version_problem(deployed_version)``: why a deploy is refused, or None;
+- ``opsdeck_apps | database_scrape_targets(hosts, local_hosts)``, ``database_rules``: monitoring.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.opsdeck.platform.plugins.module_utils import database as d
+from ansible_collections.opsdeck.platform.plugins.module_utils.compose_project import render_env_file
+from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
+from ansible_collections.opsdeck.platform.plugins.plugin_utils.filters import wrap
+
+
+def database_plan(
+    apps: Any,
+    hosts: list[dict[str, Any]],
+    this_host: str,
+    images: dict[str, Any],
+    exporter_images: dict[str, Any],
+    bind_address: str = "127.0.0.1",
+    addresses: dict[str, str] | None = None,
+    environment: str | None = None,
+    registry: str | None = None,
+) -> dict[str, Any]:
+    """The managed-database work of ``this_host`` (see module_utils/database.py ``plan``)."""
+    normalized = d.normalize_without_secrets(apps, environment=environment, registry=registry)
+    return d.plan(
+        normalized,
+        hosts,
+        this_host,
+        images=images,
+        exporter_images=exporter_images,
+        bind_address=bind_address,
+        addresses=addresses,
+        registry=registry,
+    )
+
+
+def database_connection_secrets(apps: Any, app_name: str, credentials: dict[str, Any]) -> dict[str, str]:
+    """The connection settings injected into ``app_name`` from its managed databases."""
+    for app in normalize_apps(apps):
+        if app["name"] == app_name:
+            return d.connection_secrets(app, credentials, given=app["secrets"])
+    raise d.DatabaseError(f"opsdeck_apps: no app named {app_name!r}")
+
+
+def database_scrape_targets(apps: Any, hosts: list[dict[str, Any]], local_hosts: list[str] | None = None) -> Any:
+    """file_sd targets of the exporters of managed databases (job ``databases``)."""
+    return d.scrape_targets(d.normalize_without_secrets(apps), hosts, local_hosts)
+
+
+def database_credentials_dir(project: dict[str, Any], root: str) -> str:
+    """Where the credentials of a project's database are kept: ``<root>/<app>/<database>``."""
+    return f"{root.rstrip('/')}/{project['app']}/{project['database']}"
+
+
+def database_given_passwords(apps: Any) -> dict[str, str]:
+    """``{app/database: password}`` of the managed databases whose model gives a password."""
+    return {
+        f"{app['name']}/{db['name']}": db["password"]
+        for app in normalize_apps(apps)
+        for db in app["databases"]
+        if db["managed"] and db["password"] is not None
+    }
+
+
+def database_env_file(values: dict[str, str]) -> str:
+    """An env file Compose reads (one NAME=value a line, values quoted)."""
+    return render_env_file(values)
+
+
+def database_rules(_input: Any = None, **kwargs: Any) -> list[dict[str, Any]]:
+    """The rule group for the exporters of managed databases (the input is ignored)."""
+    return d.alert_rules(**kwargs)
+
+
+class FilterModule:
+    """Managed-database filters of opsdeck.platform."""
+
+    def filters(self) -> dict[str, Any]:
+        what = "managed databases"
+        return {
+            "database_plan": wrap(database_plan, f"{what}: the plan"),
+            "database_project_secrets": wrap(d.project_secrets, f"{what}: the secrets"),
+            "database_bootstrap_sql": wrap(d.bootstrap_sql, f"{what}: the logins"),
+            "database_connection_secrets": wrap(database_connection_secrets, f"{what}: the app's connection"),
+            "database_version_problem": wrap(d.version_problem, f"{what}: the version"),
+            "database_scrape_targets": wrap(database_scrape_targets, f"{what}: the scrape targets"),
+            "database_rules": wrap(database_rules, f"{what}: the rules"),
+            "database_credentials_dir": database_credentials_dir,
+            "database_given_passwords": wrap(database_given_passwords, f"{what}: the passwords"),
+            "database_env_file": database_env_file,
+        }
