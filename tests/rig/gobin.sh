@@ -2,20 +2,36 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Build a Go command from the Go module proxy once per machine and print its path.
 #
-#   tests/rig/gobin.sh PACKAGE@VERSION [NAME]
+#   tests/rig/gobin.sh [--ldflags FLAGS] [--as-tool] PACKAGE@VERSION [NAME]
 #
 # The binary lands in $RIG_CACHE/bin/<name>-<version>/<name> (the cache outlives the
 # clone), so a second clone on the same machine, or a second run, does not rebuild.
 # The version must be exact (no @latest): the cache key is name + version. Builds are
 # static (CGO_ENABLED=0) and run outside any module (no go.work, no GOFLAGS from the
 # caller's shell), under a lock so two rigs starting at once build it once.
+#
+#   --ldflags FLAGS  added to '-s -w' (e.g. -X pkg.Version=... to stamp a version)
+#   --as-tool        for a module whose go.mod has replace directives, which `go install
+#                    pkg@version` refuses: the package is added as a tool of a throwaway
+#                    wrapper module (`go get -tool`), where those replaces do not apply, and built
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/rig/lib.sh
 . "$here/lib.sh"
 
-spec=${1:?usage: gobin.sh PACKAGE@VERSION [NAME]}
+ldflags='-s -w'
+as_tool=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --ldflags) ldflags="$ldflags ${2:?--ldflags needs a value}"; shift 2 ;;
+    --as-tool) as_tool=1; shift ;;
+    --) shift; break ;;
+    -*) die "gobin.sh: unknown option $1" ;;
+    *) break ;;
+  esac
+done
+spec=${1:?usage: gobin.sh [--ldflags FLAGS] [--as-tool] PACKAGE@VERSION [NAME]}
 pkg=${spec%@*}
 version=${spec##*@}
 if [ "$pkg" = "$spec" ] || [ -z "$version" ]; then die "gobin.sh: '$spec' is not PACKAGE@VERSION"; fi
@@ -34,10 +50,19 @@ if [ ! -x "$bin" ]; then
     start=$(date +%s)
     tmp=$(mktemp -d "$RIG_CACHE/bin/.$name-XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
-    if ! (cd "$tmp" && env GOFLAGS=-buildvcs=false GOWORK=off GO111MODULE=on CGO_ENABLED=0 GOBIN="$tmp/out" \
-      go install -trimpath -ldflags='-s -w' "$pkg@$version") >"$RIG_STATE/build-$name.log" 2>&1; then
+    if [ "$as_tool" = 1 ]; then
+      build() {
+        go mod init opsdeck.local/build-"$name" && GOFLAGS=-mod=mod go get -tool "$pkg@$version" \
+          && go build -trimpath -ldflags="$ldflags" -o "$tmp/out/$name" "$pkg"
+      }
+    else
+      build() { go install -trimpath -ldflags="$ldflags" "$pkg@$version"; }
+    fi
+    mkdir -p "$RIG_STATE"
+    if ! (cd "$tmp" && export GOFLAGS=-buildvcs=false GOWORK=off GO111MODULE=on CGO_ENABLED=0 GOBIN="$tmp/out" \
+      && build) >"$RIG_STATE/build-$name.log" 2>&1; then
       tail -20 "$RIG_STATE/build-$name.log" >&2
-      die "go install $pkg@$version failed"
+      die "go build of $pkg@$version failed"
     fi
     mkdir -p "$dir"
     mv "$tmp/out/$name" "$bin.new"
