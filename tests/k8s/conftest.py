@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client, config
+from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,3 +104,23 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     )
     yield name
     core.delete_namespace(name)
+
+
+def pod_ready(pod) -> bool:
+    """The pod's Ready condition is True."""
+    ready = next((c for c in (pod.status.conditions or []) if c.type == "Ready"), None)
+    return bool(ready and ready.status == "True")
+
+
+@pytest.fixture
+def app_namespaces(cluster: Cluster) -> Iterator[list[str]]:
+    """Names of namespaces a test's apps create (k8s_app: one per app), deleted after the test."""
+    names: list[str] = []
+    yield names
+    core = client.CoreV1Api(cluster.api)
+    for name in names:
+        try:
+            core.delete_namespace(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise

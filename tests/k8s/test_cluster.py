@@ -17,7 +17,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from .conftest import FIELD_MANAGER, UNREADY_LABEL, Cluster, wait_until
+from .conftest import FIELD_MANAGER, UNREADY_LABEL, Cluster, pod_ready, wait_until
 
 RESTRICTED_CONTAINER = {
     "securityContext": {
@@ -59,11 +59,6 @@ def deployment(name: str, *, replicas: int, image: str, extra_labels: dict | Non
 
 def condition(obj, kind: str):
     return next((c for c in (obj.status.conditions or []) if c.type == kind), None)
-
-
-def pod_ready(pod) -> bool:
-    ready = next((c for c in (pod.status.conditions or []) if c.type == "Ready"), None)
-    return bool(ready and ready.status == "True")
 
 
 def available(apps: client.AppsV1Api, ns: str, name: str, replicas: int):

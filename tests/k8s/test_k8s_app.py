@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests imp
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, ReleaseError
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 
-from .conftest import ROOT, UNREADY_LABEL, Cluster, wait_until
+from .conftest import ROOT, UNREADY_LABEL, Cluster, pod_ready, wait_until
 
 VENV_PYTHON = os.environ.get("OPSDECK_PYTHON", str(ROOT / ".venv" / "bin" / "python"))
 PLAYBOOK = str(Path(VENV_PYTHON).parent / "ansible-playbook")
@@ -113,35 +112,16 @@ def runner(cluster: Cluster, tmp_path: Path) -> Runner:
     return Runner(cluster, tmp_path)
 
 
-@pytest.fixture
-def cleanup(cluster: Cluster) -> Iterator[list[str]]:
-    """Namespaces (one per app) deleted after the test."""
-    names: list[str] = []
-    yield names
-    core = client.CoreV1Api(cluster.api)
-    for name in names:
-        try:
-            core.delete_namespace(name)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-
-
-def pod_ready(pod: Any) -> bool:
-    ready = next((c for c in (pod.status.conditions or []) if c.type == "Ready"), None)
-    return bool(ready and ready.status == "True")
-
-
 def release_of(cluster: Cluster, apps: list[dict[str, Any]], **options: Any) -> Release:
     (rel,) = render_apps(normalize_apps(apps, environment="dev", registry="127.0.0.1:5000"), options)
     return Release(cluster.dynamic, rel, secrets=apps[0].get("secrets", {}), wait_timeout=120, poll=0.5)
 
 
 def test_role_deploys_an_app_hardened_and_a_second_run_changes_nothing(
-    cluster: Cluster, runner: Runner, cleanup: list[str]
+    cluster: Cluster, runner: Runner, app_namespaces: list[str]
 ) -> None:
     name = unique("shop")
-    cleanup.append(name)
+    app_namespaces.append(name)
     app = sample(name, replicas=3, autoscaling={"min_replicas": 3, "max_replicas": 6})
 
     # check mode on a fresh cluster: reports changes, creates nothing
@@ -242,9 +222,11 @@ def test_role_refuses_bad_input_before_applying_anything(cluster: Cluster, runne
         assert name not in {n.metadata.name for n in core.list_namespace().items}
 
 
-def test_pod_security_refuses_a_non_hardened_pod_in_an_app_namespace(cluster: Cluster, cleanup: list[str]) -> None:
+def test_pod_security_refuses_a_non_hardened_pod_in_an_app_namespace(
+    cluster: Cluster, app_namespaces: list[str]
+) -> None:
     name = unique("psa")
-    cleanup.append(name)
+    app_namespaces.append(name)
     release_of(cluster, [sample(name)]).run()
     core = client.CoreV1Api(cluster.api)
     assert len(_ready_pods(core, name)) == 2  # ours were admitted
@@ -262,9 +244,9 @@ def test_pod_security_refuses_a_non_hardened_pod_in_an_app_namespace(cluster: Cl
     assert "allowPrivilegeEscalation != false" in message
 
 
-def test_deployment_rollout_failure_is_rolled_back_with_the_reason(cluster: Cluster, cleanup: list[str]) -> None:
+def test_deployment_rollout_failure_is_rolled_back_with_the_reason(cluster: Cluster, app_namespaces: list[str]) -> None:
     name = unique("roll")
-    cleanup.append(name)
+    app_namespaces.append(name)
     good = sample(name)
     release_of(cluster, [good], progress_deadline_s=8).run()
     core = client.CoreV1Api(cluster.api)
@@ -297,10 +279,10 @@ def test_deployment_rollout_failure_is_rolled_back_with_the_reason(cluster: Clus
     )
 
 
-def test_a_slow_rollout_is_not_rolled_back(cluster: Cluster, cleanup: list[str]) -> None:
+def test_a_slow_rollout_is_not_rolled_back(cluster: Cluster, app_namespaces: list[str]) -> None:
     """Within its progress deadline a stalled rollout is slow, not failed: wait_timeout ends it, no rollback."""
     name = unique("slow")
-    cleanup.append(name)
+    app_namespaces.append(name)
     good = sample(name)
     release_of(cluster, [good], progress_deadline_s=120).run()
     release = release_of(cluster, [broken(good, "2.0.0")], progress_deadline_s=120)
@@ -314,10 +296,10 @@ def test_a_slow_rollout_is_not_rolled_back(cluster: Cluster, cleanup: list[str])
 
 
 def test_statefulset_rollout_failure_is_rolled_back_to_the_previous_controller_revision(
-    cluster: Cluster, cleanup: list[str]
+    cluster: Cluster, app_namespaces: list[str]
 ) -> None:
     name = unique("db")
-    cleanup.append(name)
+    app_namespaces.append(name)
     storage_class = f"opsdeck-{name}"
     core = client.CoreV1Api(cluster.api)
     volumes = []
@@ -365,9 +347,9 @@ def test_statefulset_rollout_failure_is_rolled_back_to_the_previous_controller_r
             core.delete_persistent_volume(pv)
 
 
-def test_prune_removes_what_left_the_model(cluster: Cluster, cleanup: list[str]) -> None:
+def test_prune_removes_what_left_the_model(cluster: Cluster, app_namespaces: list[str]) -> None:
     name = unique("prune")
-    cleanup.append(name)
+    app_namespaces.append(name)
     app = sample(name)
     release_of(cluster, [app]).run()
     net = client.NetworkingV1Api(cluster.api)

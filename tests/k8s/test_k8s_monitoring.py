@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, fill_secrets
@@ -77,24 +76,14 @@ def operator_crds(cluster: Cluster) -> Iterator[None]:
     cluster.dynamic.resources.invalidate_cache()
 
 
-@pytest.fixture
-def cleanup(cluster: Cluster) -> Iterator[list[str]]:
-    names: list[str] = []
-    yield names
-    for name in names:
-        try:
-            client.CoreV1Api(cluster.api).delete_namespace(name)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-
-
-def test_without_the_crds_monitoring_objects_are_reported_not_applied(cluster: Cluster, cleanup: list[str]) -> None:
+def test_without_the_crds_monitoring_objects_are_reported_not_applied(
+    cluster: Cluster, app_namespaces: list[str]
+) -> None:
     crds = {c.metadata.name for c in client.ApiextensionsV1Api(cluster.api).list_custom_resource_definition().items}
     if "servicemonitors.monitoring.coreos.com" in crds:
         pytest.skip("the Prometheus Operator CRDs are installed on this cluster")
     name = f"nomon-{uuid.uuid4().hex[:6]}"
-    cleanup.append(name)
+    app_namespaces.append(name)
     (release,) = render_apps(model(name))
     result = Release(cluster.dynamic, release, secrets={"TOKEN": "t0ken"}, wait_timeout=120).run()
     assert {(o["kind"], o["name"]) for o in result["not_applied"]} == {
@@ -105,10 +94,10 @@ def test_without_the_crds_monitoring_objects_are_reported_not_applied(cluster: C
 
 
 def test_service_monitor_and_rules_are_applied_with_the_crds(
-    cluster: Cluster, operator_crds: None, cleanup: list[str]
+    cluster: Cluster, operator_crds: None, app_namespaces: list[str]
 ) -> None:
     name = f"mon-{uuid.uuid4().hex[:6]}"
-    cleanup.append(name)
+    app_namespaces.append(name)
     apps = model(name)
     (release,) = render_apps(apps)
     result = Release(cluster.dynamic, release, secrets={"TOKEN": "t0ken"}, wait_timeout=120).run()
