@@ -60,8 +60,10 @@ def scrape_targets(
     scrape_logging: bool = False,
     logging_store_port: int = 9428,
     logging_shipper_port: int = 9430,
+    edge_hosts: Any = None,
+    edge_exporter_port: int = 9113,
 ) -> Any:
-    """file_sd target lists (apps, nodes, docker, probes, victorialogs, logship) from the model and the hosts."""
+    """file_sd target lists (apps, nodes, docker, probes, victorialogs, logship, edge) from the model and the hosts."""
     return _wrap(m.scrape_targets, "cannot derive scrape targets")(
         apps,
         hosts,
@@ -74,6 +76,8 @@ def scrape_targets(
         scrape_logging=scrape_logging,
         logging_store_port=logging_store_port,
         logging_shipper_port=logging_shipper_port,
+        edge_hosts=edge_hosts,
+        edge_exporter_port=edge_exporter_port,
     )
 
 

@@ -707,9 +707,11 @@ def scrape_targets(
     scrape_logging: bool = False,
     logging_store_port: int = 9428,
     logging_shipper_port: int = 9430,
+    edge_hosts: Any = None,
+    edge_exporter_port: int = 9113,
 ) -> dict[str, list[dict[str, Any]]]:
     """file_sd target lists, by file: ``apps``, ``nodes``, ``docker``, ``probes``,
-    ``victorialogs``, ``logship``.
+    ``victorialogs``, ``logship``, ``edge``.
 
     ``hosts``: the docker hosts, ``[{name, address, groups}]`` (``address`` is how Prometheus
     reaches the host). ``local_hosts``: names of the hosts Prometheus runs on (it reaches
@@ -719,6 +721,9 @@ def scrape_targets(
     (``[{name, address}]``, VictoriaLogs' ``/metrics`` at ``logging_store_port``, job
     ``victorialogs``) and the shipper on every docker host (``logging_shipper_port``, job
     ``logship``), addressed like the node exporters; both lists are empty without it.
+    ``edge_hosts`` (``[{name, address}]``): the edge proxies (role edge), whose NGINX exporter
+    answers at ``edge_exporter_port`` (job ``edge``); their public URLs are probed like every
+    public port (the ``public`` probes, TLS expiry included).
     """
     apps_n = _normalized(apps)
     hosts_l = _check_hosts(hosts)
@@ -855,6 +860,20 @@ def scrape_targets(
             }
             for h in hosts_l
         ]
+    edge_l = _check_hosts(edge_hosts)
+    if edge_l and (
+        isinstance(edge_exporter_port, bool)
+        or not isinstance(edge_exporter_port, int)
+        or not 0 < edge_exporter_port < 65536
+    ):
+        raise MonitoringError(f"monitoring_edge_exporter_port: {edge_exporter_port!r} is not a TCP port (1-65535)")
+    edges = [
+        {
+            "targets": [f"{_bracket('127.0.0.1' if h['name'] in local else h['address'])}:{edge_exporter_port}"],
+            "labels": {"instance": h["name"], "env": environment or ""},
+        }
+        for h in edge_l
+    ]
     # probes by URL are labelled with the URL as instance by relabelling (see the role's prometheus.yml)
     return {
         "apps": app_targets,
@@ -863,6 +882,7 @@ def scrape_targets(
         "probes": probe_targets,
         "victorialogs": stores,
         "logship": shippers,
+        "edge": edges,
     }
 
 
