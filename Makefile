@@ -10,6 +10,8 @@
 #   make k8s             the Kubernetes tier alone (tests/k8s)
 #   make lock            re-pin tests/requirements.lock from tests/requirements.txt
 #   make bench           benchmarks (tests/bench), ratios against baselines measured in the same run
+#   make demo            the whole site on this machine (inventories/local): app, database, monitoring, logging, backups
+#   make demo-down       remove the demo (DATA=1: its data too)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -27,6 +29,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
 export OPSDECK_PYTHON := $(PY)
 export PYTHONDONTWRITEBYTECODE := 1
 
+.PHONY: demo demo-down
 .PHONY: help venv rig rig-down cluster-up cluster-down k8s test test-fast lint sanity unit integration molecule lock clean build bench
 
 help:
@@ -95,3 +98,17 @@ clean:
 
 bench: venv rig
 	rc=0; for b in tests/bench/bench_*.py; do echo "== $$b"; $(PY) "$$b" || rc=1; done; exit $$rc
+
+# The demo: the rig (engine, registry, images), the demo's S3 server and backup host, then
+# site.yml on the local inventory with its throwaway vault, then where everything answers.
+DEMO_ARGS := -i inventories/local --vault-password-file inventories/local/vault-password.txt \
+	-e @tests/rig/.state/images.yml
+
+demo: venv rig
+	$(VENV)/bin/ansible-playbook tests/demo/up.yml $(DEMO_ARGS)
+	$(VENV)/bin/ansible-playbook site.yml $(DEMO_ARGS)
+	$(VENV)/bin/ansible-playbook tests/demo/summary.yml $(DEMO_ARGS)
+
+demo-down: venv
+	$(VENV)/bin/ansible-playbook tests/demo/down.yml -i inventories/local \
+	  --vault-password-file inventories/local/vault-password.txt -e demo_remove_data=$(if $(DATA),true,false)

@@ -319,6 +319,31 @@ def _waived(finding: dict[str, Any], waivers: list[tuple[str, str, str | None]])
     )
 
 
+STORE_SECRET_KEYS = ("access_key", "secret_key", "session_token", "sse_customer_key")
+
+
+def secret_values(apps: Any, *stores: Any) -> set[str]:
+    """The secret values of a raw model and of backup stores, to mask in a module's output.
+
+    The apps' ``secrets`` values, their databases' passwords and the stores' credentials; nothing
+    else, so that app names and settings stay readable in the findings.
+    """
+    found: set[str] = set()
+    for app in apps if isinstance(apps, list) else []:
+        if not isinstance(app, dict):
+            continue
+        secrets = app.get("secrets")
+        if isinstance(secrets, dict):
+            found.update(str(v) for v in secrets.values() if v not in (None, ""))
+        for db in app.get("databases") or [] if isinstance(app.get("databases"), list) else []:
+            if isinstance(db, dict) and db.get("password") not in (None, ""):
+                found.add(str(db["password"]))
+    for store in stores:
+        if isinstance(store, dict):
+            found.update(str(store[k]) for k in STORE_SECRET_KEYS if store.get(k) not in (None, ""))
+    return found
+
+
 def format_finding(finding: dict[str, Any]) -> str:
     """One line: app '<name>': field '<path>': <message> [rule], or <variable>: <message> [rule]."""
     where = f"app {finding['app']!r}: field {finding['field']!r}" if finding["app"] else finding["field"]

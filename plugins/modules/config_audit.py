@@ -119,17 +119,19 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.config_audit import AuditError, audit
+from ansible_collections.opsdeck.platform.plugins.module_utils.config_audit import AuditError, audit, secret_values
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "apps": {"type": "list", "elements": "raw", "default": [], "no_log": True},
+            # Not no_log: that would mask every string of the model (app names, "prod", "postgres") in the
+            # findings. The secret values in it are masked one by one below instead.
+            "apps": {"type": "list", "elements": "raw", "default": [], "no_log": False},
             "environment": {"type": "str", "required": True, "choices": ["local", "dev", "staging", "prod"]},
-            "backup_store": {"type": "dict", "no_log": True},
-            "backup_prune_store": {"type": "dict", "no_log": True},
+            "backup_store": {"type": "dict", "no_log": False},  # its credentials are masked below
+            "backup_prune_store": {"type": "dict", "no_log": False},
             "backup_recipients": {"type": "list", "elements": "str", "no_log": False},
             "backup_pitr_cipher_pass": {"type": "str", "no_log": True},
             "debug": {"type": "bool", "default": False},
@@ -139,6 +141,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     p = module.params
+    module.no_log_values.update(secret_values(p["apps"], p["backup_store"], p["backup_prune_store"]))
     try:
         result = audit(
             p["apps"],

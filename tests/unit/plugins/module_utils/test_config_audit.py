@@ -259,3 +259,9 @@ def test_every_rule_has_a_description() -> None:
         "backup_encryption",
         "debug",
     }
+
+
+def test_secret_values_are_the_secrets_passwords_and_store_keys_only() -> None:
+    store = {"type": "s3", "bucket": "b", "prefix": "prod", "access_key": "AK", "secret_key": "SK"}
+    values = config_audit.secret_values([GOOD_APP, "not an app", {"name": "x", "databases": "bad"}], store, None)
+    assert values == {STRONG, f"postgres://shop:{STRONG}@db:5432/shop", "AK", "SK"}
