@@ -83,6 +83,15 @@ def database_env_file(values: dict[str, str]) -> str:
     return render_env_file(values)
 
 
+def database_exporter_files(projects: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """``[{project, file, content}]``: the files the projects' exporters mount (no secret in them)."""
+    return [
+        {"project": p["name"], "file": name, "content": content}
+        for p in projects
+        for name, content in d.exporter_files(p).items()
+    ]
+
+
 def database_rules(_input: Any = None, **kwargs: Any) -> list[dict[str, Any]]:
     """The rule group for the exporters of managed databases (the input is ignored)."""
     return d.alert_rules(**kwargs)
@@ -104,4 +113,5 @@ class FilterModule:
             "database_credentials_dir": database_credentials_dir,
             "database_given_passwords": wrap(database_given_passwords, f"{what}: the passwords"),
             "database_env_file": database_env_file,
+            "database_exporter_files": database_exporter_files,
         }

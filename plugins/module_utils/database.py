@@ -310,8 +310,20 @@ def _exporter(app: dict[str, Any], db: dict[str, Any], replica: int, image: str)
     engine = db["engine"]
     server = server_name(app, db, replica)
     port = ENGINES[engine]["port"]
+    extra: dict[str, Any] = {}
     if engine == "postgres":
         env = {"DATA_SOURCE_URI": f"{server}:{port}/postgres?sslmode=disable", "DATA_SOURCE_USER": "opsdeck_exporter"}
+        extra = {
+            "command": [f"--extend.query-path=/etc/postgres_exporter/{EXPORTER_QUERIES_FILE}"],
+            "volumes": [
+                {
+                    "type": "bind",
+                    "source": f"./{EXPORTER_QUERIES_FILE}",
+                    "target": f"/etc/postgres_exporter/{EXPORTER_QUERIES_FILE}",
+                    "read_only": True,
+                }
+            ],
+        }
     elif engine == "mariadb":
         env = {}  # DATA_SOURCE_NAME, with the password, comes from exporter.env
     else:
@@ -327,9 +339,37 @@ def _exporter(app: dict[str, Any], db: dict[str, Any], replica: int, image: str)
             "networks": {"default": {}},
             "deploy": {"resources": {"limits": {"pids": 64, "memory": "64m"}}},
             "depends_on": {"server": {"condition": "service_healthy"}},
+            **extra,
         },
         ["/tmp"],
     )
+
+
+# postgres_exporter 0.11 (Debian bookworm) has no replication collector: lag and role come
+# from this query file (--extend.query-path). The lag is 0 while the replica has replayed all
+# it received, so an idle primary does not look like a lagging replica.
+POSTGRES_EXPORTER_QUERIES = """\
+pg_replication:
+  query: >-
+    SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0
+                WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                ELSE GREATEST(0, EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp()))) END AS lag,
+           CASE WHEN pg_is_in_recovery() THEN 1 ELSE 0 END AS is_replica
+  master: true
+  metrics:
+    - lag:
+        usage: GAUGE
+        description: Seconds the replica's replay is behind the primary (0 on a primary, or when caught up)
+    - is_replica:
+        usage: GAUGE
+        description: 1 when the server is a replica (in recovery)
+"""
+EXPORTER_QUERIES_FILE = "exporter-queries.yaml"
+
+
+def exporter_files(project: dict[str, Any]) -> dict[str, str]:
+    """Files of a project's directory the exporter mounts (no secret in them)."""
+    return {EXPORTER_QUERIES_FILE: POSTGRES_EXPORTER_QUERIES} if project["engine"] == "postgres" else {}
 
 
 def _app_user(db: dict[str, Any]) -> str:
