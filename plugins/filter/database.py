@@ -60,7 +60,11 @@ def database_connection_secrets(apps: Any, app_name: str, credentials: dict[str,
 
 def database_scrape_targets(apps: Any, hosts: list[dict[str, Any]], local_hosts: list[str] | None = None) -> Any:
     """file_sd targets of the exporters of managed databases (job ``databases``)."""
-    return d.scrape_targets(d.normalize_without_secrets(apps), hosts, local_hosts)
+    if isinstance(apps, list) and all(isinstance(a, dict) and "image_ref" in a for a in apps):
+        normalized = apps  # already the model's output (the monitoring role's)
+    else:
+        normalized = d.normalize_without_secrets(apps)
+    return d.scrape_targets(normalized, hosts, local_hosts)
 
 
 def database_credentials_dir(project: dict[str, Any], root: str) -> str:
