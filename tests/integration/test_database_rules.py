@@ -26,6 +26,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils import database a
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("OPSDECK_RIG_STATE", ROOT / "tests" / "rig" / ".state"))
 PG = 'job="databases",app="shop",team="web",database="appdb",engine="postgres"'
+PA = f'{PG},role="primary",instance="a:21187",datname="appdb"'
 RD = 'job="databases",app="shop",team="web",database="cache",engine="redis",role="primary",instance="a:21121"'
 
 
@@ -168,11 +169,11 @@ BEHAVIOUR: dict[str, Any] = {
             "interval": "1m",
             "input_series": [
                 {
-                    "series": f'pg_stat_activity_count{{{PG},role="primary",instance="a:21187",datname="appdb",state="active"}}',
+                    "series": f'pg_stat_activity_count{{{PA},state="active"}}',
                     "values": "50x10",
                 },
                 {
-                    "series": f'pg_stat_activity_count{{{PG},role="primary",instance="a:21187",datname="appdb",state="idle"}}',
+                    "series": f'pg_stat_activity_count{{{PA},state="idle"}}',
                     "values": "40x10",
                 },
                 {
