@@ -132,9 +132,14 @@ def placement(app: dict[str, Any], index: int, hosts: list[dict[str, Any]]) -> d
             f"databases[{index}].hosts" if db.get("hosts") else ("the app's hosts" if app.get("hosts") else "the play")
         )
         found = ", ".join(candidates) or "none"
-        what = "the primary" if need == 1 else f"the primary and {need - 1} replica(s), each on its own host,"
+        what = (
+            "the primary needs 1 docker host"
+            if need == 1
+            else f"the primary and {need - 1} replica{'s' if need > 2 else ''}, each on its own host, "
+            f"need {need} docker hosts"
+        )
         raise DatabaseError(
-            f"{_field(app, index, 'replicas' if need > 1 else 'hosts')}: {what} need(s) {need} docker host(s) "
+            f"{_field(app, index, 'replicas' if need > 1 else 'hosts')}: {what} "
             f"matching {source} ({', '.join(wanted) or 'every host'}); found {len(candidates)}: {found}"
         )
     return {"primary": candidates[0], "replicas": candidates[1:need]}

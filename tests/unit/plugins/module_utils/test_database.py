@@ -59,8 +59,8 @@ def test_placement_needs_a_host_per_replica() -> None:
     with pytest.raises(d.DatabaseError) as info:
         d.placement(apps[0], 0, HOSTS)
     assert str(info.value) == (
-        "app 'shop': field 'databases[0].replicas': the primary and 2 replica(s), each on its own host, need(s) "
-        "3 docker host(s) matching databases[0].hosts (db); found 2: a, b"
+        "app 'shop': field 'databases[0].replicas': the primary and 2 replicas, each on its own host, need "
+        "3 docker hosts matching databases[0].hosts (db); found 2: a, b"
     )
 
 

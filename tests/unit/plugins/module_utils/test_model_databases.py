@@ -76,7 +76,8 @@ def test_external_database_has_no_runtime_fields() -> None:
     [
         (
             {"name": "a", "engine": "cassandra", "managed": True},
-            "app 'web': field 'databases[0].engine': 'cassandra' is not one of postgres, mysql, mariadb, mongodb, redis",
+            "app 'web': field 'databases[0].engine': 'cassandra' is not one of postgres, mysql, mariadb, "
+            "mongodb, redis",
         ),
         (
             {"name": "a", "engine": "mongodb", "managed": True},
