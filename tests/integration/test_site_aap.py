@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -188,3 +189,36 @@ def test_schedules_run_backups_and_dr_drills() -> None:
     assert {"backup", "dr_drill"} <= kinds
     for schedule in schedules:
         assert schedule["rrule"].startswith("DTSTART;TZID=UTC:") and "RRULE:FREQ=" in schedule["rrule"]
+
+
+def test_the_execution_environment_definition_builds_a_context(tmp_path: Path) -> None:
+    builder = Path(sys.executable).parent / "ansible-builder"
+    assert builder.is_file(), "ansible-builder is missing from the venv: `make venv` (tests/requirements.lock)"
+    context = tmp_path / "context"
+    result = subprocess.run(
+        [
+            str(builder),
+            "create",
+            "-f",
+            "execution-environment.yml",
+            "--context",
+            str(context),
+            "--output-filename",
+            "Containerfile",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    containerfile = (context / "Containerfile").read_text()
+    assert "ansible-core>=2.19,<2.20" in containerfile
+    assert "ansible-galaxy collection install --offline --no-deps /tmp/opsdeck-collection/" in containerfile
+    assert (context / "_build" / "requirements.txt").read_text() == (ROOT / "requirements.txt").read_text()
+    galaxy = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
+    assert {"community.docker", "kubernetes.core", "amazon.aws"} <= {c["name"] for c in galaxy["collections"]}
+    bindep = (context / "_build" / "bindep.txt").read_text()
+    for package in ("postgresql [platform:rpm]", "zstd [platform:rpm]", "bind-utils [platform:rpm]"):
+        assert package in bindep
