@@ -255,11 +255,15 @@ class Release:
                     continue
                 raise ReleaseError(f"app {self.app!r}: {_ident(m)}: the cluster does not serve {m['apiVersion']}")
             plan.append((m, resource))
-        namespace_ready = True
+        existed, namespace_ready = True, True
         # The namespace first: everything else is dry-run inside it.
         for m, resource in plan:
             if m["kind"] == "Namespace":
-                namespace_ready = self._one(m, resource, namespace_exists=True)
+                existed, namespace_ready = self._one(m, resource)
+        # What the app has on the cluster: one list per kind (by the prune labels) rather
+        # than a GET per object; it serves as the "before" of the comparison and for prune.
+        managed = self._managed() if existed else []
+        live = {(item["kind"], item["metadata"]["name"]): item for _, item in managed}
         scaled = {
             (m["spec"]["scaleTargetRef"]["kind"], m["spec"]["scaleTargetRef"]["name"]): m["spec"]["minReplicas"]
             for m, _ in plan
@@ -269,15 +273,15 @@ class Release:
         for i, (m, resource) in enumerate(plan):
             if m["kind"] == "Namespace":
                 continue
-            before = (
-                self._get(resource, m["metadata"]["name"], m["metadata"].get("namespace")) if namespace_ready else None
-            )
+            before = live.get((m["kind"], m["metadata"]["name"]))
+            if before is None and existed:  # not ours yet (no labels), or a kind not listed
+                before = self._get(resource, m["metadata"]["name"], m["metadata"].get("namespace"))
             if (m["kind"], m["metadata"]["name"]) in scaled:
                 # The HPA owns the replica count: a new workload starts at minReplicas, an existing
                 # one keeps what it runs (not applying the field would make the server drop it to 1).
-                live = ((before or {}).get("spec") or {}).get("replicas")
+                running = ((before or {}).get("spec") or {}).get("replicas")
                 m = copy.deepcopy(m)
-                m["spec"]["replicas"] = live if live is not None else scaled[(m["kind"], m["metadata"]["name"])]
+                m["spec"]["replicas"] = running if running is not None else scaled[(m["kind"], m["metadata"]["name"])]
                 plan[i] = (m, resource)
             if not namespace_ready:
                 after = m  # check mode, new namespace: nothing to dry-run against
@@ -303,16 +307,16 @@ class Release:
             self._record(m, "created" if before is None else "updated", before, after)
             if m["kind"] in WORKLOAD_KINDS:
                 workload_changed = True
-        if self.prune and namespace_ready:
-            self._prune({(m["kind"], m["metadata"]["name"]) for m in self.manifests})
+        if self.prune:
+            self._prune({(m["kind"], m["metadata"]["name"]) for m in self.manifests}, managed)
         if self.wait and not self.check_mode:
             for m, resource in plan:
                 if m["kind"] in WORKLOAD_KINDS:
                     self._wait(m, resource, changed=workload_changed)
         return self.result
 
-    def _one(self, m: dict[str, Any], resource: Any, *, namespace_exists: bool) -> bool:
-        """Dry-run and apply one cluster-scoped object (the namespace); True when it exists after."""
+    def _one(self, m: dict[str, Any], resource: Any) -> tuple[bool, bool]:
+        """Dry-run and apply one cluster-scoped object (the namespace): (existed before, exists now)."""
         before = self._get(resource, m["metadata"]["name"], None)
         try:
             after = self._apply(resource, m, dry_run=True)
@@ -324,11 +328,11 @@ class Release:
             ) from None
         if before is not None and comparable(before) == comparable(after):
             self._record(m, "unchanged", before, after)
-            return True
+            return True, True
         if not self.check_mode:
             after = self._apply(resource, m, dry_run=False)
         self._record(m, "created" if before is None else "updated", before, after)
-        return before is not None or not self.check_mode
+        return before is not None, before is not None or not self.check_mode
 
     def _managed(self) -> list[tuple[Any, dict[str, Any]]]:
         """Every object of the app in its namespace, found by the prune label selector."""
@@ -368,8 +372,8 @@ class Release:
                 body={"propagationPolicy": "Foreground"},
             )
 
-    def _prune(self, keep: set[tuple[str, str]]) -> None:
-        for resource, item in self._managed():
+    def _prune(self, keep: set[tuple[str, str]], managed: list[tuple[Any, dict[str, Any]]]) -> None:
+        for resource, item in managed:
             if (item["kind"], item["metadata"]["name"]) not in keep:
                 self._delete(resource, item)
 
@@ -386,7 +390,7 @@ class Release:
             namespace.setdefault("kind", "Namespace")
             self._delete(ns_resource, namespace)  # its objects go with it
         else:
-            self._prune(set())
+            self._prune(set(), self._managed())
 
     # -- rollout ---------------------------------------------------------------------------------
 

@@ -44,13 +44,19 @@ attributes:
       When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
-  release:
+  releases:
     description:
-      - One release of P(opsdeck.platform.k8s_releases#filter), C({app, namespace, state, selector, manifests}).
-    type: dict
+      - Releases of P(opsdeck.platform.k8s_releases#filter), one per app, C({app, namespace, state, selector,
+        manifests}), applied in this order. The first app that fails stops the run; the apps after it are not
+        touched.
+      - One call for all apps of a cluster: the client, its API discovery and the connection are set up once.
+    type: list
+    elements: dict
     required: true
   secrets:
-    description: Values of the app's secrets by name (the keys of its Secret). Never returned.
+    description:
+      - Values of the apps' secrets, by app name then secret name (the output of
+        P(opsdeck.platform.app_secrets#filter)). Never returned.
     type: dict
     default: {}
   kubeconfig:
@@ -74,38 +80,48 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Deploy the app web
+- name: Deploy the apps of the model
   opsdeck.platform.k8s_release:
-    release: "{{ releases | selectattr('app', '==', 'web') | first }}"
-    secrets: "{{ (opsdeck_apps | opsdeck.platform.app_secrets)['web'] }}"
+    releases: "{{ opsdeck_apps | opsdeck.platform.app_model | opsdeck.platform.k8s_releases }}"
+    secrets: "{{ opsdeck_apps | opsdeck.platform.app_secrets }}"
     kubeconfig: /etc/opsdeck/prod.kubeconfig
 """
 
 RETURN = r"""
-objects:
-  description: Every object of the release and what was done to it (created, updated, unchanged).
+releases:
+  description: One result per app that was run, in order.
   returned: always
   type: list
   elements: dict
-  sample: [{"kind": "Deployment", "name": "web", "action": "updated"}]
-pruned:
-  description: Objects of the app deleted because the release no longer has them.
-  returned: always
-  type: list
-  elements: dict
-  sample: [{"kind": "Ingress", "name": "web"}]
-not_applied:
-  description: Objects not applied because the cluster lacks their API (ServiceMonitor and PrometheusRule without the
-    Prometheus Operator CRDs).
-  returned: always
-  type: list
-  elements: dict
-  sample: [{"kind": "ServiceMonitor", "name": "web", "why": "no Prometheus Operator CRDs"}]
-rollout:
-  description: The workload's rollout, with C(rolled_back_to) when it was rolled back.
-  returned: when waited
-  type: dict
-  sample: {"kind": "Deployment", "name": "web", "state": "done", "message": "3 of 3 replicas updated and available"}
+  contains:
+    app:
+      description: The app.
+      type: str
+      sample: web
+    changed:
+      description: Whether anything of the app was (or in check mode would be) written or deleted.
+      type: bool
+      sample: true
+    objects:
+      description: Every object of the release and what was done to it (created, updated, unchanged).
+      type: list
+      elements: dict
+      sample: [{"kind": "Deployment", "name": "web", "action": "updated"}]
+    pruned:
+      description: Objects of the app deleted because the release no longer has them.
+      type: list
+      elements: dict
+      sample: [{"kind": "Ingress", "name": "web"}]
+    not_applied:
+      description: Objects not applied because the cluster lacks their API (ServiceMonitor and PrometheusRule without
+        the Prometheus Operator CRDs).
+      type: list
+      elements: dict
+      sample: [{"kind": "ServiceMonitor", "name": "web", "why": "no Prometheus Operator CRDs"}]
+    rollout:
+      description: The workload's rollout, with C(rolled_back_to) when it was rolled back; null when not waited.
+      type: dict
+      sample: {"kind": "Deployment", "name": "web", "state": "done", "message": "3 of 3 replicas updated and available"}
 """
 
 import traceback
@@ -128,7 +144,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release impor
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "release": {"type": "dict", "required": True},
+            "releases": {"type": "list", "elements": "dict", "required": True},
             "secrets": {"type": "dict", "default": {}, "no_log": True},
             "kubeconfig": {"type": "path"},
             "context": {"type": "str"},
@@ -141,41 +157,52 @@ def main() -> None:
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     p = module.params
-    release = p["release"]
-    for key in ("app", "namespace", "selector"):
-        if not isinstance(release.get(key), str):
-            module.fail_json(msg=f"release: {key!r} is missing; pass one item of the k8s_releases filter")
+    for i, release in enumerate(p["releases"]):
+        for key in ("app", "namespace", "selector"):
+            if not isinstance(release.get(key), str):
+                module.fail_json(msg=f"releases[{i}]: {key!r} is missing; pass the output of the k8s_releases filter")
     try:
         api = config.new_client_from_config(config_file=p["kubeconfig"], context=p["context"])
     except Exception as exc:
         module.fail_json(msg=f"cannot load the kubeconfig {p['kubeconfig'] or '(default)'}: {exc}")
+    dynamic = DynamicClient(api)
+    results: list[dict] = []
+    diffs: list[dict] = []
+
+    def finish(**extra) -> dict:
+        out = {"changed": any(r["changed"] for r in results), "releases": results, **extra}
+        if module._diff and diffs:
+            out["diff"] = diffs
+        return out
+
     try:
-        result = Release(
-            DynamicClient(api),
-            release,
-            secrets=p["secrets"],
-            check_mode=module.check_mode,
-            prune=p["prune"],
-            wait=p["wait"],
-            wait_timeout=p["wait_timeout"],
-        ).run()
-    except ReleaseError as exc:
-        out = dict(exc.result)
-        diff = out.pop("diff", None)
-        if module._diff and diff:
-            out["diff"] = diff
-        module.fail_json(msg=exc.msg, **out)
+        for release in p["releases"]:
+            try:
+                result = Release(
+                    dynamic,
+                    release,
+                    secrets=(p["secrets"] or {}).get(release["app"]) or {},
+                    check_mode=module.check_mode,
+                    prune=p["prune"],
+                    wait=p["wait"],
+                    wait_timeout=p["wait_timeout"],
+                ).run()
+            except ReleaseError as exc:
+                failed = dict(exc.result) or {"app": release["app"], "changed": False}
+                diffs.extend(failed.pop("diff", None) or [])
+                results.append({**failed, "failed": True, "msg": exc.msg})
+                module.fail_json(msg=exc.msg, **finish())
+            diffs.extend(result.pop("diff"))
+            results.append(result)
     except Exception as exc:
         module.fail_json(
             msg=f"app {release['app']!r}: {type(exc).__name__}: {getattr(exc, 'body', None) or exc}",
             exception=traceback.format_exc(),
+            **finish(),
         )
     finally:
         api.close()
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    module.exit_json(**finish())
 
 
 if __name__ == "__main__":
