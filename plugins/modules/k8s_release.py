@@ -49,7 +49,7 @@ options:
       - Releases of P(opsdeck.platform.k8s_releases#filter), one per app, C({app, namespace, state, selector,
         manifests}), applied in this order. The first app that fails stops the run; the apps after it are not
         touched.
-      - One call for all apps of a cluster: the client, its API discovery and the connection are set up once.
+      - One call for all apps of a cluster, so the client, its API discovery and the connection are set up once.
     type: list
     elements: dict
     required: true
