@@ -358,14 +358,16 @@ def audit(
     debug: bool = False,
     secrets: dict[str, Any] | None = None,
     waivers: Any = None,
+    strict: bool | None = None,
 ) -> dict[str, Any]:
     """Audit ``apps`` (``opsdeck_apps`` as in inventory) for ``environment``.
 
     ``backup``: ``{store, prune_store, recipients, pitr_cipher_pass}`` (the opsdeck_backup_* variables).
     ``debug``: the environment's own debug switch (``opsdeck_debug``). ``secrets``: other named
     secrets of the site to check for weakness (variable name -> value), e.g. a Grafana admin password.
+    ``strict`` overrides the environment's severity (None: strict in prod and staging).
     Returns ``{environment, strict, findings, waived, errors, warnings}``; ``errors`` holds the lines
-    of the findings when the environment is strict, ``warnings`` otherwise. Raises ModelError when the
+    of the findings when the audit is strict, ``warnings`` otherwise. Raises ModelError when the
     model is invalid and AuditError when the audit's own arguments are.
     """
     if environment not in ENVIRONMENTS:
@@ -392,7 +394,8 @@ def audit(
         found.append(_finding(None, "opsdeck_debug", "debug", "is true in prod: switch debug off"))
     findings = [f for f in found if not _waived(f, parsed_waivers)]
     waived = [f for f in found if _waived(f, parsed_waivers)]
-    strict = environment in STRICT_ENVIRONMENTS
+    if strict is None:
+        strict = environment in STRICT_ENVIRONMENTS
     lines = [format_finding(f) for f in findings]
     return {
         "environment": environment,

@@ -65,6 +65,11 @@ options:
     description: More named secrets of the site to check (variable name to value), for example Grafana's admin password.
     type: dict
     default: {}
+  strict:
+    description:
+      - Whether findings fail the task; unset, they fail in V(prod) and V(staging), warn in V(dev) and V(local).
+      - V(false) suits a DR failover - an audit finding must not hold up a recovery; it is still reported.
+    type: bool
   waivers:
     description:
       - Findings accepted on purpose, as V(<app>:<rule>) or V(<app>:<rule>:<field>); V(*) for any app, V(-) for a
@@ -137,6 +142,7 @@ def main() -> None:
             "debug": {"type": "bool", "default": False},
             "secrets": {"type": "dict", "default": {}, "no_log": True},
             "waivers": {"type": "list", "elements": "str", "default": []},
+            "strict": {"type": "bool"},
         },
         supports_check_mode=True,
     )
@@ -155,6 +161,7 @@ def main() -> None:
             debug=p["debug"],
             secrets=p["secrets"],
             waivers=p["waivers"],
+            strict=p["strict"],
         )
     except ModelError as exc:
         module.fail_json(msg=f"opsdeck_apps is not a valid application model ({len(exc.errors)} findings):\n{exc}")

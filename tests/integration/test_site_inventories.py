@@ -133,7 +133,8 @@ def test_the_environments_differ_by_their_knobs(tmp_path: Path) -> None:
                 "-m",
                 "ansible.builtin.copy",
                 "-a",
-                "content={{ {'replicas': opsdeck_apps[0].replicas, 'debug': opsdeck_debug, "
+                "content={{ {'replicas': opsdeck_replicas, 'per_host': opsdeck_apps[0].replicas, "
+                "'hosts': groups.docker_hosts | length, 'debug': opsdeck_debug, "
                 "'autoscaling': opsdeck_autoscaling, 'retention': monitoring_prometheus_retention_time, "
                 "'target_down_for': monitoring_alert_for.TargetDown | default('2m')} | to_json }} "
                 f"dest={out}",
@@ -147,6 +148,8 @@ def test_the_environments_differ_by_their_knobs(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, _out(result)
         values[environment] = json.loads(out.read_text())
+    for environment, v in values.items():  # the replicas spread over the docker hosts, one per host here
+        assert v["per_host"] * v["hosts"] >= v["replicas"] and v["per_host"] == 1, environment
     assert values["dev"]["replicas"] == 1 and values["dev"]["debug"] is True
     assert values["staging"]["replicas"] == 2 and values["staging"]["debug"] is False
     assert values["prod"]["replicas"] >= 3 and values["prod"]["debug"] is False

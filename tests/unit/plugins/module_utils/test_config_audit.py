@@ -265,3 +265,10 @@ def test_secret_values_are_the_secrets_passwords_and_store_keys_only() -> None:
     store = {"type": "s3", "bucket": "b", "prefix": "prod", "access_key": "AK", "secret_key": "SK"}
     values = config_audit.secret_values([GOOD_APP, "not an app", {"name": "x", "databases": "bad"}], store, None)
     assert values == {STRONG, f"postgres://shop:{STRONG}@db:5432/shop", "AK", "SK"}
+
+
+def test_strict_can_be_set_against_the_environment() -> None:
+    bad = [app(image="opsdeck/sampleapp:latest")]
+    relaxed = run(bad, "staging", strict=False)
+    assert relaxed["warnings"] and not relaxed["errors"] and relaxed["strict"] is False
+    assert run(bad, "dev", strict=True)["errors"]
