@@ -551,10 +551,36 @@ def _ingress(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[st
     public = [p for p in app["ports"] if p["public"]]
     if not public:
         return None
+    # The app's edge block (the same one the edge role's nginx reads) wins over the cluster
+    # defaults: rate limit, body size, timeout, CORS, as ingress-nginx annotations. Its
+    # response headers (CSP, frame options, referrer policy) would need configuration
+    # snippets, which ingress-nginx disables by default: the controller's config sets those.
+    edge = app.get("edge") or {}
+    rate = edge.get("rate_limit")
     annotations = {
-        "nginx.ingress.kubernetes.io/limit-rps": str(opts["rate_limit_rps"]),
+        "nginx.ingress.kubernetes.io/limit-rps": str(rate["rps"] if rate else opts["rate_limit_rps"]),
         "nginx.ingress.kubernetes.io/limit-connections": str(opts["rate_limit_connections"]),
     }
+    if rate and rate.get("burst"):
+        multiplier = max(1, math.ceil(rate["burst"] / rate["rps"]))
+        annotations["nginx.ingress.kubernetes.io/limit-burst-multiplier"] = str(multiplier)
+    if edge.get("body_size_bytes"):
+        annotations["nginx.ingress.kubernetes.io/proxy-body-size"] = str(edge["body_size_bytes"])
+    if edge.get("timeout_s"):
+        for key in ("proxy-read-timeout", "proxy-send-timeout"):
+            annotations[f"nginx.ingress.kubernetes.io/{key}"] = str(edge["timeout_s"])
+    cors = edge.get("cors")
+    if cors:
+        annotations.update(
+            {
+                "nginx.ingress.kubernetes.io/enable-cors": "true",
+                "nginx.ingress.kubernetes.io/cors-allow-origin": ", ".join(cors["origins"]),
+                "nginx.ingress.kubernetes.io/cors-allow-methods": ", ".join(cors["methods"]),
+                "nginx.ingress.kubernetes.io/cors-allow-headers": ", ".join(cors["headers"]),
+                "nginx.ingress.kubernetes.io/cors-allow-credentials": str(bool(cors["credentials"])).lower(),
+                "nginx.ingress.kubernetes.io/cors-max-age": str(cors["max_age_s"]),
+            }
+        )
     tls = [p for p in public if p["tls"]]
     if tls:
         annotations["cert-manager.io/cluster-issuer"] = opts["cluster_issuer"]

@@ -395,3 +395,23 @@ def test_statefulset_state() -> None:
     assert kr.statefulset_state(done)[0] == "done"
     going = {**base, "status": {**done["status"], "currentRevision": "r1", "updatedReplicas": 1}}
     assert kr.statefulset_state(going)[0] == "progressing"
+
+
+def test_ingress_follows_the_apps_edge_block() -> None:
+    edge = {
+        "rate_limit": {"rps": 10, "burst": 25},
+        "body_size": "8Mi",
+        "timeout_s": 120,
+        "cors": {"origins": ["https://a.example.com"], "credentials": True},
+    }
+    ann = find(render({**WEB, "edge": edge})[0], "Ingress")["metadata"]["annotations"]
+    assert ann["nginx.ingress.kubernetes.io/limit-rps"] == "10"
+    assert ann["nginx.ingress.kubernetes.io/limit-burst-multiplier"] == "3"
+    assert ann["nginx.ingress.kubernetes.io/proxy-body-size"] == str(8 * 1024 * 1024)
+    assert ann["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "120"
+    assert ann["nginx.ingress.kubernetes.io/enable-cors"] == "true"
+    assert ann["nginx.ingress.kubernetes.io/cors-allow-origin"] == "https://a.example.com"
+    assert ann["nginx.ingress.kubernetes.io/cors-allow-credentials"] == "true"
+    plain = find(render(WEB)[0], "Ingress")["metadata"]["annotations"]
+    assert plain["nginx.ingress.kubernetes.io/limit-rps"] == "20"
+    assert "nginx.ingress.kubernetes.io/enable-cors" not in plain
