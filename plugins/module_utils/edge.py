@@ -15,41 +15,31 @@ certificate checks (``certificate_problems``) use the ``cryptography`` library, 
 community.crypto uses too; they run on the controller before any host changes, so a key that
 does not match its certificate stops the run instead of making nginx fail to start.
 
-Placement (``hosts``) is the monitoring module's rule (``_host_matches``), imported, so the
-proxy and Prometheus can never disagree about where an app runs.
+Placement (``hosts``) and the loopback/any-address rules are the monitoring module's, imported,
+so the proxy and Prometheus can never disagree about where an app runs and how it is reached.
 """
 
 from __future__ import annotations
 
 import datetime
-import ipaddress
 from typing import Any
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError, normalize_apps
-from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import _host_matches
+from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError
+
+# one rule for placement, addresses and normalized input, shared with the monitoring module
+from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import (
+    _ANY,
+    _LOOPBACK,
+    _bracket,
+    _host_matches,
+    _normalized,
+)
 
 TLS_MODES = ("acme", "selfsigned")
-_LOOPBACK = ("127.0.0.1", "::1", "localhost")
-_ANY = ("0.0.0.0", "::", "")
 
 
 class EdgeError(ModelError):
     """Edge input is not valid. ``errors`` holds every finding, one message each."""
-
-
-def _normalized(apps: Any) -> list[dict[str, Any]]:
-    if apps is None:
-        return []
-    if isinstance(apps, list) and all(isinstance(a, dict) and "image_ref" in a for a in apps):
-        return apps
-    return normalize_apps(apps)
-
-
-def _bracket(address: str) -> str:
-    try:
-        return f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
-    except ValueError:
-        return address
 
 
 def _upstream(port: dict[str, Any], host: dict[str, Any], edge_host: str) -> tuple[str | None, str | None]:
