@@ -25,19 +25,12 @@ import ansible_runner
 import pytest
 import yaml
 
+from .test_site_inventories import STRONG_SECRETS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # What the "opsdeck backup store" credential injects plus what a vault of prod holds.
-PROD_EXTRAVARS = {
-    "vault_shop_api_token": "tok-4f8e2a9c71b3d5e0",
-    "vault_shopdb_password": "Zr8#qL2v!Wm5xK9p",
-    "vault_s3_access_key": "AKIATESTTESTTEST",
-    "vault_s3_secret_key": "s3-secret-7c1e9a3b5d8f2e4a",
-    "vault_s3_pruner_key": "AKIATESTPRUNER00",
-    "vault_s3_pruner_secret": "s3-pruner-2b6d0f4a8c1e3g5i",
-    "vault_backup_recipients": ["age1pdzheu2kayaqnpv0y8l5jffw95dj0jyg6vkpu439zsypgqmptf5s05gqw6"],
-    "vault_backup_age_identity": "AGE-SECRET-KEY-1KHRY55WEFHUTAPWD4H3NTN5KWY8WRYZXY6T59SGNFS487333V24S5HHCGZ",
-}
+PROD_EXTRAVARS = STRONG_SECRETS
 
 
 @pytest.fixture(autouse=True)
