@@ -23,6 +23,10 @@ Used by the module ``opsdeck.platform.k8s_release``; the manifests come from
   and the release fails with the reason. A rollout that still progresses when ``wait_timeout``
   runs out fails without a rollback: it is slow, not failed;
 - objects of the app (by label) that the release no longer has are deleted (prune).
+
+The reads (one list per kind, found by the prune labels, instead of a GET per object) and
+the dry-runs of one release run on a few threads; the writes go one after the other, in
+apply order.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import contextlib
 import copy
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import (
@@ -171,6 +176,7 @@ class Release:
         wait: bool = True,
         wait_timeout: float = 600,
         poll: float = 1.0,
+        workers: int = 4,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -186,6 +192,7 @@ class Release:
         self.wait = wait
         self.wait_timeout = wait_timeout
         self.poll = poll
+        self.workers = workers
         self.clock = clock
         self.sleep = sleep
         self.result: dict[str, Any] = {
@@ -269,7 +276,7 @@ class Release:
             for m, _ in plan
             if m["kind"] == "HorizontalPodAutoscaler"
         }
-        dry: list[tuple[dict[str, Any], Any, Any, Any]] = []
+        prepared: list[tuple[dict[str, Any], Any, Any]] = []
         for i, (m, resource) in enumerate(plan):
             if m["kind"] == "Namespace":
                 continue
@@ -283,20 +290,24 @@ class Release:
                 m = copy.deepcopy(m)
                 m["spec"]["replicas"] = running if running is not None else scaled[(m["kind"], m["metadata"]["name"])]
                 plan[i] = (m, resource)
+            prepared.append((m, resource, before))
+
+        def dry_run(entry: tuple[dict[str, Any], Any, Any]) -> tuple[dict[str, Any], Any, Any, Any]:
+            m, resource, before = entry
             if not namespace_ready:
-                after = m  # check mode, new namespace: nothing to dry-run against
-            else:
-                try:
-                    after = self._apply(resource, m, dry_run=True)
-                except Exception as exc:  # an ApiException: the server refused the object
-                    if _status(exc) is None:
-                        raise
-                    raise ReleaseError(
-                        f"app {self.app!r}: {_ident(m)} was refused by the server's dry-run "
-                        f"(nothing of the app was applied): {_api_message(exc)}",
-                        self.result,
-                    ) from None
-            dry.append((m, resource, before, after))
+                return m, resource, before, m  # check mode, new namespace: nothing to dry-run against
+            try:
+                return m, resource, before, self._apply(resource, m, dry_run=True)
+            except Exception as exc:  # an ApiException: the server refused the object
+                if _status(exc) is None:
+                    raise
+                raise ReleaseError(
+                    f"app {self.app!r}: {_ident(m)} was refused by the server's dry-run "
+                    f"(nothing of the app was applied): {_api_message(exc)}",
+                    self.result,
+                ) from None
+
+        dry = self._parallel(dry_run, prepared)
         workload_changed = False
         for m, resource, before, after in dry:
             if before is not None and comparable(before) == comparable(after):
@@ -336,17 +347,27 @@ class Release:
 
     def _managed(self) -> list[tuple[Any, dict[str, Any]]]:
         """Every object of the app in its namespace, found by the prune label selector."""
-        found = []
-        for api_version, kind in PRUNABLE:
-            resource = self._resource(api_version, kind)
-            if resource is None:
-                continue
+        kinds = [(av, kind, self._resource(av, kind)) for av, kind in PRUNABLE]
+        served = [(av, kind, r) for av, kind, r in kinds if r is not None]
+
+        def listed(entry: tuple[str, str, Any]) -> list[tuple[Any, dict[str, Any]]]:
+            api_version, kind, resource = entry
             items = self.client.get(resource, namespace=self.namespace, label_selector=self.selector).to_dict()
+            out = []
             for item in items.get("items") or []:
                 item.setdefault("kind", kind)
                 item.setdefault("apiVersion", api_version)
-                found.append((resource, item))
-        return found
+                out.append((resource, item))
+            return out
+
+        return [found for chunk in self._parallel(listed, served) for found in chunk]
+
+    def _parallel(self, func: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """``func`` over ``items`` on ``self.workers`` threads (reads and dry-runs only), results in order."""
+        if self.workers <= 1 or len(items) <= 1:
+            return [func(item) for item in items]
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            return list(pool.map(func, items))
 
     def _delete(self, resource: Any, item: dict[str, Any]) -> None:
         from kubernetes.dynamic.exceptions import NotFoundError
