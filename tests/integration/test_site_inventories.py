@@ -234,7 +234,7 @@ def test_restore_and_dr_run_only_when_asked() -> None:
 
     default = plays()
     for phase in ("restore", "dr_failover", "dr_drill"):
-        assert f"Phase {phase} not run (only when asked" in default
+        assert f"Only when asked (its tag or opsdeck_site_run), so not run: phase {phase}" in default
     assert "Drill the DR failover into scratch targets" not in default
     assert "Drill the DR failover into scratch targets" in plays("--tags", "dr_drill")
     assert "Restore a database of the application model" in plays("-e", '{"opsdeck_site_run": ["restore"]}')
