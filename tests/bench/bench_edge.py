@@ -67,6 +67,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", default="auto", help="edge_worker_processes (auto: one per core)")
+    parser.add_argument("--access-log", default="/dev/stdout", help="edge_access_log (/dev/stdout or off)")
     args = parser.parse_args()
     for tool in ("wrk", "unshare", "docker"):
         if not shutil.which(tool):
@@ -136,6 +137,7 @@ def main() -> int:
             "edge_exporter_listen_address": "127.0.0.1",
             "edge_exporter_port": exporter_port,
             "edge_worker_processes": args.workers,
+            "edge_access_log": args.access_log,
         }
         (work / "inventory.json").write_text(json.dumps(inventory))
         (work / "vars.json").write_text(json.dumps(variables))
