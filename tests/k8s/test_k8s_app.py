@@ -178,6 +178,16 @@ def test_role_deploys_an_app_hardened_and_a_second_run_changes_nothing(
     assert recap(second.stdout)["changed"] == 0, second.stdout[-3000:]
     assert apps.read_namespaced_deployment(name, name).metadata.generation == dep.metadata.generation
 
+    # check mode on the running app: tells the change (diff of the ConfigMap), writes nothing
+    changed_env = {**app, "env": {"LOG_LEVEL": "debug"}}
+    dry = runner.run([changed_env], "--check", "--diff")
+    assert recap(dry.stdout)["changed"] == 1, dry.stdout[-3000:]
+    lines = {ln.replace(" ", "") for ln in dry.stdout.splitlines()}
+    assert f"+++after:ConfigMap{name}/{name}-env" in lines, dry.stdout[-3000:]
+    assert {"+LOG_LEVEL:debug", "-LOG_LEVEL:info"} <= lines, dry.stdout[-3000:]
+    assert core.read_namespaced_config_map(f"{name}-env", name).data == {"LOG_LEVEL": "info"}
+    assert apps.read_namespaced_deployment(name, name).metadata.generation == dep.metadata.generation
+
     # a new image rolls out
     runner.run([{**app, "image": "opsdeck/sampleapp:1.1.0"}])
     images = {p.spec.containers[0].image for p in _ready_pods(core, name)}
