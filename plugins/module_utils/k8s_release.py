@@ -429,7 +429,7 @@ class Release:
                 self.result,
             )
         # failed: roll back to the previous revision, wait for it, and fail with the reason
-        previous = self._rollback(resource, m["kind"], obj)
+        previous = self._rollback(resource, m["kind"], obj, why)
         rollout["rolled_back_to"] = previous
         self.result["changed"] = True
         back_state, back_why, _ = self._watch(resource, m["kind"], name, ns)
@@ -483,7 +483,7 @@ class Release:
         uid = owner["metadata"]["uid"]
         return [i for i in items if any(r.get("uid") == uid for r in i["metadata"].get("ownerReferences") or [])]
 
-    def _rollback(self, resource: Any, kind: str, obj: dict[str, Any]) -> str:
+    def _rollback(self, resource: Any, kind: str, obj: dict[str, Any], why: str) -> str:
         name, ns = obj["metadata"]["name"], obj["metadata"]["namespace"]
         if kind == "Deployment":
             sets = self._owned("apps/v1", "ReplicaSet", obj)
@@ -492,7 +492,7 @@ class Release:
             if len(sets) < 2:
                 raise ReleaseError(
                     f"app {self.app!r}: rollout of Deployment {ns}/{name} failed and there is no previous "
-                    "revision to roll back to (first deploy)",
+                    f"revision to roll back to (first deploy): {why}",
                     self.result,
                 )
             previous = sets[-2]
@@ -519,7 +519,7 @@ class Release:
         if target is None:
             raise ReleaseError(
                 f"app {self.app!r}: rollout of StatefulSet {ns}/{name} failed and there is no previous "
-                "revision to roll back to (first deploy)",
+                f"revision to roll back to (first deploy): {why}",
                 self.result,
             )
         self.client.patch(

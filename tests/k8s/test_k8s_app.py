@@ -391,3 +391,17 @@ def test_prune_removes_what_left_the_model(cluster: Cluster, app_namespaces: lis
         assert ns.metadata.deletion_timestamp is not None
     except ApiException as exc:
         assert exc.status == 404
+
+
+def test_a_first_deploy_that_never_gets_ready_fails_without_a_revision_to_roll_back_to(
+    cluster: Cluster, app_namespaces: list[str]
+) -> None:
+    name = unique("first")
+    app_namespaces.append(name)
+    with pytest.raises(ReleaseError) as err:
+        release_of(cluster, [broken(sample(name), "1.0.0")], progress_deadline_s=6).run()
+    assert f"app '{name}': rollout of Deployment {name}/{name} failed and there is no previous revision" in str(
+        err.value
+    )
+    assert "(first deploy): ProgressDeadlineExceeded: ReplicaSet" in str(err.value)
+    assert err.value.result["rollout"]["state"] == "failed"
