@@ -192,6 +192,9 @@ def main() -> int:
                 base_again = kubectl_apply(kubectl, path)
                 our_rels = releases(count, "bo-")
                 our_first, changed_first = ours(dynamic, our_rels)
+                if changed_first != len(manifests):
+                    print(f"WARNING: the first run wrote {changed_first} of {len(manifests)} objects")
+                    ok = False
                 our_again, changed_again = ours(dynamic, our_rels)
                 if changed_again:
                     print(f"WARNING: the no-change run changed {changed_again} objects")
@@ -209,11 +212,13 @@ def main() -> int:
             api.close()
     print(f"k8s_release vs kubectl apply --server-side ({nodes} simulated nodes)")
     print(
-        f"{'apps':>5} {'objects':>8} {'kubectl':>9} {'ours':>8} {'ratio':>6}   {'kubectl no-op':>13} {'ours no-op':>10} {'ratio':>6}"
+        f"{'apps':>5} {'objects':>8} {'kubectl':>9} {'ours':>8} {'ratio':>6}   "
+        f"{'kubectl no-op':>13} {'ours no-op':>10} {'ratio':>6}"
     )
     for count, objects, bf, of, ba, oa in rows:
         print(
-            f"{count:>5} {objects:>8} {bf:>8.2f}s {of:>7.2f}s {of / bf:>6.2f}   {ba:>12.2f}s {oa:>9.2f}s {oa / ba:>6.2f}"
+            f"{count:>5} {objects:>8} {bf:>8.2f}s {of:>7.2f}s {of / bf:>6.2f}   "
+            f"{ba:>12.2f}s {oa:>9.2f}s {oa / ba:>6.2f}"
         )
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
