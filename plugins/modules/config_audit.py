@@ -18,7 +18,7 @@ description:
     certificate checks off, a weak pgBackRest passphrase) and, in V(prod), debug switched on.
   - In V(prod) and V(staging) any finding fails the task; in V(dev) and V(local) each is a warning.
   - Each finding names the app and the field (or the variable); secret values are never shown.
-  - Reads only; run it on the controller (C(delegate_to: localhost), C(run_once)).
+  - Reads only. Run it on the controller, with C(delegate_to=localhost) and C(run_once=true).
 author:
   - opsdeck platform team (@opsdeck)
 attributes:
