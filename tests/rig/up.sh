@@ -94,7 +94,8 @@ EOF
 # Not MinIO: it is AGPL. Its path goes to $RIG_STATE/tools.env (images.py copies it into
 # images.env, which the test tiers export).
 tools() {
-  need_packages age zstd postgresql-client-15 mariadb-client redis-tools pgbackrest bind9 bind9-dnsutils attr
+  # wrk: the load generator of tests/bench/bench_edge.py.
+  need_packages age zstd postgresql-client-15 mariadb-client redis-tools pgbackrest bind9 bind9-dnsutils attr wrk
   local s3bin
   s3bin=$(bash "$here/gobin.sh" "$(cat "$here/images/s3/server.pin")")
   "$s3bin" --version >/dev/null || die "$s3bin does not run"
