@@ -62,6 +62,10 @@ DEFAULT_ALERT_FOR = {
     "BackupStale": "10m",
     "BackupFailed": "5m",
     "BackupRestoreUnverified": "1h",
+    "PITRBackupStale": "10m",
+    "PITRWALArchiveFailing": "10m",
+    "PITRRepositoryError": "10m",
+    "PITRMetricsStale": "10m",
     "PrometheusConfigReloadFailed": "10m",
     "PrometheusRuleEvaluationFailures": "10m",
     "PrometheusNotificationsFailing": "10m",
@@ -433,6 +437,58 @@ def base_rules(
             f"{_num(restore_max_age_days)} days",
             "The last verified restore of {{ $labels.database }} ({{ $labels.app }}) is "
             "{{ $value | humanizeDuration }} old.",
+            d,
+            rb,
+        ),
+        # Point-in-time recovery (pgBackRest): the backup role's opsdeck_pitr_* textfile metrics.
+        _alert(
+            "PITRBackupStale",
+            (
+                "time() - max by (app, database, stanza, instance) (opsdeck_pitr_last_backup_timestamp_seconds)"
+                f" > {_num(backup_max_age_hours * 3600)}"
+            ),
+            "critical",
+            "No pgBackRest backup of {{ $labels.app }}/{{ $labels.database }} for "
+            f"{_num(backup_max_age_hours)} hours",
+            "The newest backup of stanza {{ $labels.stanza }} in the pgBackRest repository is "
+            "{{ $value | humanizeDuration }} old: point-in-time recovery replays WAL from it, and a restore "
+            "takes longer the older it is.",
+            d,
+            rb,
+        ),
+        _alert(
+            "PITRWALArchiveFailing",
+            (
+                "opsdeck_pitr_wal_last_failed_timestamp_seconds\n"
+                "> on (app, database, stanza, instance) group_left() opsdeck_pitr_wal_last_archived_timestamp_seconds\n"
+                "or on (app, database, stanza, instance) (opsdeck_pitr_wal_last_failed_timestamp_seconds\n"
+                "unless on (app, database, stanza, instance) opsdeck_pitr_wal_last_archived_timestamp_seconds)"
+            ),
+            "critical",
+            "WAL archiving of {{ $labels.app }}/{{ $labels.database }} fails",
+            "PostgreSQL's last attempt to archive a WAL segment of stanza {{ $labels.stanza }} failed "
+            "(pg_stat_archiver): WAL piles up in pg_wal and the point-in-time recovery window stops growing. "
+            "See pgBackRest's log and `pgbackrest --stanza={{ $labels.stanza }} check`.",
+            d,
+            rb,
+        ),
+        _alert(
+            "PITRRepositoryError",
+            "opsdeck_pitr_repo_status_code != 0",
+            "critical",
+            "pgBackRest reports an error for {{ $labels.app }}/{{ $labels.database }}",
+            "`pgbackrest info` gives status code {{ $value }} for stanza {{ $labels.stanza }} "
+            "(1: missing stanza path, 2: no valid backups, 3: missing stanza data, 4: different cipher, ...).",
+            d,
+            rb,
+        ),
+        _alert(
+            "PITRMetricsStale",
+            "time() - opsdeck_pitr_metrics_timestamp_seconds > 1800",
+            "warning",
+            "The pgBackRest metrics of {{ $labels.app }}/{{ $labels.database }} are not refreshed",
+            "The opsdeck_pitr_* metrics of stanza {{ $labels.stanza }} were last read "
+            "{{ $value | humanizeDuration }} ago: its metrics timer is not running or cannot read the repository.",
             d,
             rb,
         ),

@@ -191,3 +191,14 @@ def cron_to_oncalendar(schedule: str) -> list[str]:
             return [line("", "*")]
         return [line("", dom_text), line(dow_text, "*")]
     return [line(dow_text, dom_text)]
+
+
+def quote_word(value: str) -> str:
+    """``value`` as one word of a unit's ``Exec*=`` line, taken literally by systemd.
+
+    systemd splits command lines on spaces, expands ``%`` specifiers and ``$VAR``/``${VAR}``,
+    and reads C escapes inside double quotes: the word is double-quoted with ``\\`` and ``"``
+    escaped, ``%`` doubled and ``$`` doubled (systemd.service(5), "Command lines").
+    """
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+    return f'"{escaped}"'

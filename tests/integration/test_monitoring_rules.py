@@ -5,7 +5,8 @@ promtool and amtool run in the rig's prometheus and alertmanager images (`docker
 `promtool test rules` fixtures prove the alert behaviour: the fast-burn page fires when both
 the 5m and the 1h windows burn over 14.4x and not for a short spike only the 5m window sees;
 the slow-burn ticket fires for a 1.5x burn over days; TLS expiry thresholds; Watchdog; the
-logging stack's alerts (logship push errors and dropped rows, VictoriaLogs read-only).
+logging stack's alerts (logship push errors and dropped rows, VictoriaLogs read-only); the
+point-in-time recovery alerts on the backup role's opsdeck_pitr_* metrics.
 
 Annotations are templated with $value; the behaviour tests compare labels only, so they run on
 copies of the rules without annotations (`promtool check rules` checks the templates).
@@ -357,7 +358,73 @@ LOGGING = {
 }
 
 
-@pytest.mark.parametrize(("name", "tests"), [("behaviour", BEHAVIOUR), ("slow-burn", SLOW_BURN), ("logging", LOGGING)])
+PITR = {"app": "shop", "database": "shopdb", "stanza": "shop-shopdb", "instance": "db1"}
+_PITR_LABELS = 'app="shop",database="shopdb",stanza="shop-shopdb",instance="db1"'
+PITR_RULES = {
+    "evaluation_interval": "1m",
+    "tests": [
+        {
+            # the metrics timer refreshes every 5 minutes; times are seconds since the test's epoch
+            "name": "point-in-time recovery: archiving fails, repository broken, backups stale, metrics stale",
+            "interval": "1m",
+            "input_series": [
+                # WAL archived at t=0 and t=120; an attempt fails at t=300 and keeps failing
+                {
+                    "series": f"opsdeck_pitr_wal_last_archived_timestamp_seconds{{{_PITR_LABELS}}}",
+                    "values": "0x2 120x40",
+                },
+                {"series": f"opsdeck_pitr_wal_last_failed_timestamp_seconds{{{_PITR_LABELS}}}", "values": "_x5 300x37"},
+                # the repository reports 'no valid backups' (2) from minute 20
+                {"series": f"opsdeck_pitr_repo_status_code{{{_PITR_LABELS}}}", "values": "0x19 2x22"},
+                # the newest full backup stopped at t=0; a diff at t=600
+                {
+                    "series": f'opsdeck_pitr_last_backup_timestamp_seconds{{{_PITR_LABELS},type="full"}}',
+                    "values": "0x1700",
+                },
+                {
+                    "series": f'opsdeck_pitr_last_backup_timestamp_seconds{{{_PITR_LABELS},type="diff"}}',
+                    "values": "_x10 600x1690",
+                },
+                # metrics read every 5 minutes until minute 10, then no more refreshes
+                {"series": f"opsdeck_pitr_metrics_timestamp_seconds{{{_PITR_LABELS}}}", "values": "0x4 300x5 600x1690"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "4m", "alertname": "PITRWALArchiveFailing", "exp_alerts": []},
+                {
+                    "eval_time": "20m",
+                    "alertname": "PITRWALArchiveFailing",
+                    "exp_alerts": [{"exp_labels": {**PITR, "severity": "critical"}}],
+                },
+                {"eval_time": "19m", "alertname": "PITRRepositoryError", "exp_alerts": []},
+                {
+                    "eval_time": "35m",
+                    "alertname": "PITRRepositoryError",
+                    "exp_alerts": [{"exp_labels": {**PITR, "severity": "critical"}}],
+                },
+                # the newest backup (the diff at t=600) is 26h old at 26h10m: stale 10m later
+                {"eval_time": "26h", "alertname": "PITRBackupStale", "exp_alerts": []},
+                {
+                    "eval_time": "26h25m",
+                    "alertname": "PITRBackupStale",
+                    "exp_alerts": [{"exp_labels": {**PITR, "severity": "critical"}}],
+                },
+                # last refresh at t=600: 30 minutes later plus for: 10m
+                {"eval_time": "35m", "alertname": "PITRMetricsStale", "exp_alerts": []},
+                {
+                    "eval_time": "55m",
+                    "alertname": "PITRMetricsStale",
+                    "exp_alerts": [{"exp_labels": {**PITR, "severity": "warning"}}],
+                },
+            ],
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "tests"),
+    [("behaviour", BEHAVIOUR), ("slow-burn", SLOW_BURN), ("logging", LOGGING), ("pitr", PITR_RULES)],
+)
 def test_promtool_test_rules(images, tmp_path, name, tests):
     _write_rules(tmp_path / "rules.yml", _all_groups(), strip_annotations=True)
     (tmp_path / "test.yml").write_text(yaml.safe_dump({"rule_files": ["rules.yml"], **tests}, sort_keys=False))

@@ -6,11 +6,16 @@
     opsdeck-backup [--config FILE] verify APP/DB [--id ID]
     opsdeck-backup [--config FILE] prune APP/DB [--dry-run]
     opsdeck-backup [--config FILE] restore APP/DB [--id ID | --before TIME] [--database NAME] [--force]
+    opsdeck-backup pitr-metrics APP/DB --stanza STANZA --port PORT --metrics-dir DIR
+                   [--state-dir DIR] [--pgbackrest BIN] [--run-type full|diff|incr --run-result RESULT]
 
 Every command prints JSON on stdout and errors on stderr; the exit status is 0 on
 success, 1 on failure, 2 on a usage error. ``run`` and ``verify`` update the job's
 textfile metrics whether they succeed or fail, and hold a per-job lock so two runs of
 one job never overlap. Credentials come from the config file (0600), never from argv.
+``pitr-metrics`` needs no config: it reads pgBackRest's ``info`` and PostgreSQL's
+``pg_stat_archiver`` as postgres and writes the stanza's textfile metrics (``pitr.py``);
+``--run-result`` (systemd's $SERVICE_RESULT in ExecStopPost) also records how a backup unit ended.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from . import catalog, config, pipeline, prune
+from . import catalog, config, pipeline, pitr, prune
 from .errors import BackupError
 from .metrics import JobMetrics
 
@@ -39,13 +44,13 @@ def _print(doc: Any) -> None:
 
 
 @contextlib.contextmanager
-def _job_lock(state_dir: str, job: str) -> Iterator[None]:
+def _job_lock(state_dir: str, job: str, *, wait: bool = False) -> Iterator[None]:
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     path = os.path.join(state_dir, job.replace("/", "_") + ".lock")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BackupError(f"{job}: another run of this job is in progress") from None
         yield
@@ -155,6 +160,21 @@ def cmd_restore(conf: dict[str, Any], args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pitr_metrics(conf: dict[str, Any] | None, args: argparse.Namespace) -> int:
+    app, sep, database = args.job.partition("/")
+    if not (app and sep and database):
+        raise BackupError(f"pitr-metrics: the job must be APP/DB, got {args.job!r}")
+    state_dir = args.state_dir or DEFAULT_STATE_DIR
+    with _job_lock(state_dir, f"pitr_{args.stanza}", wait=True):
+        metrics = pitr.PitrMetrics(state_dir, args.metrics_dir, app, database, args.stanza).load()
+        if args.run_type:
+            metrics.record_run(args.run_type, args.run_result == "success", time.time())
+        metrics.read(pgbackrest=args.pgbackrest, port=args.port)
+        metrics.save()
+    _print({"stanza": args.stanza, "metrics": metrics.metrics_path, "errors": metrics.errors})
+    return 1 if metrics.errors else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="opsdeck-backup", description="Backups of the databases of the opsdeck model.")
     p.add_argument("--config", default=os.environ.get("OPSDECK_BACKUP_CONFIG", DEFAULT_CONFIG))
@@ -182,13 +202,23 @@ def parser() -> argparse.ArgumentParser:
     res.add_argument("--path", help="redis: write the RDB file here")
     res.add_argument("--force", action="store_true", help="replace a non-empty target")
     res.set_defaults(fn=cmd_restore)
+    pm = sub.add_parser("pitr-metrics", help="write the textfile metrics of a pgBackRest stanza")
+    pm.add_argument("job", help="APP/DB")
+    pm.add_argument("--stanza", required=True)
+    pm.add_argument("--port", required=True, type=int)
+    pm.add_argument("--metrics-dir", required=True)
+    pm.add_argument("--state-dir")
+    pm.add_argument("--pgbackrest", default="pgbackrest")
+    pm.add_argument("--run-type", choices=pitr.BACKUP_TYPES)
+    pm.add_argument("--run-result", help="how the backup unit ended: success, or systemd's failure reason")
+    pm.set_defaults(fn=cmd_pitr_metrics, needs_config=False)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        conf = config.load(args.config)
+        conf = config.load(args.config) if getattr(args, "needs_config", True) else None
         return int(args.fn(conf, args))
     except BackupError as exc:
         sys.stderr.write(f"opsdeck-backup: {exc}\n")
