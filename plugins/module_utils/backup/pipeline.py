@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import os
 import shutil
@@ -44,6 +45,18 @@ CHUNK = 1 * MiB
 # Reads from a store: larger, so the download (one GET stream) costs fewer round trips through Python.
 READ_CHUNK = 4 * MiB
 AGE_PREFIX = "age1"
+# Pipes between the stages: 1 MiB instead of Linux's 64 KiB, so each read in Python returns up to
+# a whole CHUNK and the stages wake each other 16 times less often. 1 MiB is the default
+# /proc/sys/fs/pipe-max-size; where it is lower the pipe keeps its size (nothing depends on it).
+PIPE_SIZE = 1 * MiB
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+def _widen(*pipes: IO[bytes] | None) -> None:
+    for pipe in pipes:
+        if pipe is not None:
+            with contextlib.suppress(OSError, ValueError):
+                fcntl.fcntl(pipe.fileno(), _F_SETPIPE_SZ, PIPE_SIZE)
 
 
 @dataclass
@@ -171,8 +184,10 @@ def stream_to_store(
             stderr=errs[1],
         )
         recipients = [arg for r in settings.recipients for arg in ("-r", r)]
+        _widen(dump.stdout, comp.stdin, comp.stdout)
         enc = subprocess.Popen(["age", *recipients], stdin=comp.stdout, stdout=subprocess.PIPE, stderr=errs[2])
         comp.stdout.close()  # age holds it now
+        _widen(enc.stdout)
 
         def feed() -> None:
             try:
@@ -399,8 +414,10 @@ def stream_from_store(
         dec = subprocess.Popen(
             ["age", "-d", "-i", identity.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errs[0]
         )
+        _widen(dec.stdin, dec.stdout)
         comp = subprocess.Popen(["zstd", "-d", "-q", "-c"], stdin=dec.stdout, stdout=subprocess.PIPE, stderr=errs[1])
         dec.stdout.close()
+        _widen(comp.stdout)
         try:
             sink = subprocess.Popen(sink_argv, stdin=comp.stdout, stdout=sink_stdout, stderr=errs[2], env=env)
         except FileNotFoundError:
