@@ -448,6 +448,7 @@ def test_dr_failover_refuses_before_any_change_without_verified_backup(
         tmp_path,
         {"dr_db_hosts": ["dr-db"]},
         {
+            "opsdeck_environment": "prod",
             "opsdeck_apps": app_model(db, postgres_server.host),
             "opsdeck_dr_targets": {f"shop/{db}": {"host": dr_postgres.host, "password": "{{ vault_dr_password }}"}},
             "opsdeck_dr_report_path": str(tmp_path / "report.json"),
@@ -469,7 +470,11 @@ def test_dr_failover_refuses_before_any_change_without_verified_backup(
     bad = write_inventory(
         tmp_path,
         {"dr_db_hosts": ["dr-db"]},
-        {"opsdeck_apps": app_model(db, postgres_server.host), "opsdeck_dr_targets": {"shop/nope": {"hots": "x"}}},
+        {
+            "opsdeck_environment": "prod",
+            "opsdeck_apps": app_model(db, postgres_server.host),
+            "opsdeck_dr_targets": {"shop/nope": {"hots": "x"}},
+        },
     )
     proc = run_playbook(tmp_path, "dr_failover.yml", bad, vault)
     assert proc.returncode != 0
@@ -542,6 +547,7 @@ def test_dr_drill_of_mariadb_and_redis(
         tmp_path,
         {"dr_db_hosts": ["dr-db"]},
         {
+            "opsdeck_environment": "dev",
             "opsdeck_apps": model,
             # the scratch Redis has no password: none is sent to it
             "opsdeck_dr_drill_targets": {
