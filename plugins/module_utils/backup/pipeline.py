@@ -151,6 +151,10 @@ class Streamed:
     check: str
     written: Any
 
+    def meta(self) -> dict[str, Any]:
+        """The object's entry of the manifest: what the store wrote, and the size and SHA-256 of the dump."""
+        return {**self.written.to_dict(), "raw_size": self.raw_size, "raw_sha256": self.raw_sha256}
+
 
 def stream_to_store(
     client: Client,
@@ -275,68 +279,79 @@ def backup(job: Job, store: Store, settings: Settings, *, now: dt.datetime | Non
     lock_until = settings.lock_until(started)
     if lock_until and not store.supports_lock:
         raise BackupError(f"{job.name}: lock_mode is set but a {store.kind} store has no Object Lock")
-    cleaned = []
-    with contextlib.suppress(BackupError):
-        cleaned = store.abort_incomplete(layout.prefix(), settings.stale_upload_seconds)
-    objects: dict[str, Any] = {}
-    checks: dict[str, str] = {}
-    with engine.client(job.conn) as client:
-        data_key = layout.key(backup_id, f"data.{engine.ext}.zst.age")
-        what = f"backup of {job.name} ({job.conn.label()})"
-        writer = store.open_writer(data_key, lock_until=lock_until, lock_mode=settings.lock_mode)
-        result = stream_to_store(client, engine.dump_argv(client), engine.check(client), writer, settings, what)
-        objects["data"] = {**result.written.to_dict(), "raw_size": result.raw_size, "raw_sha256": result.raw_sha256}
-        checks["data"] = result.check
-        if job.globals and engine.name == "postgres":
-            gkey = layout.key(backup_id, "globals.sql.zst.age")
-            gwriter = store.open_writer(gkey, lock_until=lock_until, lock_mode=settings.lock_mode)
-            gres = stream_to_store(
-                client, engine.globals_argv(client), StreamCheck(), gwriter, settings, f"globals of {job.name}"
-            )
-            objects["globals"] = {**gres.written.to_dict(), "raw_size": gres.raw_size, "raw_sha256": gres.raw_sha256}
-            checks["globals"] = gres.check
-        versions = {
-            engine.dump_tool: engine.version(client),
-            "zstd": tool_version(["zstd", "--version"]),
-            "age": tool_version(["age", "--version"]),
+    # Housekeeping of earlier runs (uploads left incomplete for stale_upload_seconds, never this
+    # run's) in a thread, beside the dump: it is a listing round trip the backup need not wait for.
+    cleaned: list[dict[str, Any]] = []
+
+    def clean() -> None:
+        with contextlib.suppress(BackupError):
+            cleaned.extend(store.abort_incomplete(layout.prefix(), settings.stale_upload_seconds))
+
+    cleaner = threading.Thread(target=clean, name="opsdeck-backup-clean", daemon=True)
+    cleaner.start()
+    try:
+        objects: dict[str, Any] = {}
+        checks: dict[str, str] = {}
+        with engine.client(job.conn) as client:
+            data_key = layout.key(backup_id, f"data.{engine.ext}.zst.age")
+            what = f"backup of {job.name} ({job.conn.label()})"
+            writer = store.open_writer(data_key, lock_until=lock_until, lock_mode=settings.lock_mode)
+            result = stream_to_store(client, engine.dump_argv(client), engine.check(client), writer, settings, what)
+            objects["data"] = result.meta()
+            checks["data"] = result.check
+            if job.globals and engine.name == "postgres":
+                gkey = layout.key(backup_id, "globals.sql.zst.age")
+                gwriter = store.open_writer(gkey, lock_until=lock_until, lock_mode=settings.lock_mode)
+                gres = stream_to_store(
+                    client, engine.globals_argv(client), StreamCheck(), gwriter, settings, f"globals of {job.name}"
+                )
+                objects["globals"] = gres.meta()
+                checks["globals"] = gres.check
+            versions = {
+                engine.dump_tool: engine.version(client),
+                "zstd": tool_version(["zstd", "--version"]),
+                "age": tool_version(["age", "--version"]),
+            }
+        finished = catalog.utcnow()
+        cleaner.join(timeout=120)  # its result goes into the manifest
+        manifest = {
+            "format": catalog.FORMAT,
+            "id": backup_id,
+            "app": job.app,
+            "database": job.database,
+            "engine": engine.name,
+            "source": {
+                "database": job.conn.database,
+                "host": job.conn.host,
+                "port": job.conn.port,
+                "user": job.conn.user,
+                "container": job.conn.container,
+            },
+            "started_at": catalog.iso(started),
+            "finished_at": catalog.iso(finished),
+            "duration_seconds": round(time.monotonic() - t0, 3),
+            "objects": objects,
+            "checks": checks,
+            "tools": versions,
+            "compression": {"type": "zstd", "level": int(settings.compression_level)},
+            "encryption": {"type": "age", "recipients": list(settings.recipients)},
+            "lock": {"mode": settings.lock_mode, "until": catalog.iso(lock_until) if lock_until else None},
+            "store": store.describe(),
+            "restore_by_hand": engine.hint(objects["data"]["key"].rsplit("/", 1)[-1]),
+            "cleaned_incomplete": [c["key"] for c in cleaned],
         }
-    finished = catalog.utcnow()
-    manifest = {
-        "format": catalog.FORMAT,
-        "id": backup_id,
-        "app": job.app,
-        "database": job.database,
-        "engine": engine.name,
-        "source": {
-            "database": job.conn.database,
-            "host": job.conn.host,
-            "port": job.conn.port,
-            "user": job.conn.user,
-            "container": job.conn.container,
-        },
-        "started_at": catalog.iso(started),
-        "finished_at": catalog.iso(finished),
-        "duration_seconds": round(time.monotonic() - t0, 3),
-        "objects": objects,
-        "checks": checks,
-        "tools": versions,
-        "compression": {"type": "zstd", "level": int(settings.compression_level)},
-        "encryption": {"type": "age", "recipients": list(settings.recipients)},
-        "lock": {"mode": settings.lock_mode, "until": catalog.iso(lock_until) if lock_until else None},
-        "store": store.describe(),
-        "restore_by_hand": engine.hint(objects["data"]["key"].rsplit("/", 1)[-1]),
-        "cleaned_incomplete": [c["key"] for c in cleaned],
-    }
-    # Written last: only now is the backup complete (and listed).
-    store.put_bytes(
-        layout.key(backup_id, catalog.MANIFEST),
-        catalog.dumps(manifest),
-        lock_until=lock_until,
-        lock_mode=settings.lock_mode,
-    )
-    manifest["complete"] = True
-    manifest["verified_at"] = None
-    return manifest
+        # Written last: only now is the backup complete (and listed).
+        store.put_bytes(
+            layout.key(backup_id, catalog.MANIFEST),
+            catalog.dumps(manifest),
+            lock_until=lock_until,
+            lock_mode=settings.lock_mode,
+        )
+        manifest["complete"] = True
+        manifest["verified_at"] = None
+        return manifest
+    finally:
+        cleaner.join(timeout=120)
 
 
 # --------------------------------------------------------------------------- restore
