@@ -233,7 +233,7 @@ def _store_problems(label: str, store: Any) -> list[tuple[str, str]]:
 
 
 def _keys(dbs: list[tuple[str, int, dict[str, Any]]]) -> str:
-    return ", ".join(f"{app}/{db.get('name')}" for app, _, db in dbs)
+    return ", ".join(f"{app}/{db.get('name')}" for app, _index, db in dbs)
 
 
 def _audit_backup_settings(

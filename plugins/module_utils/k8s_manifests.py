@@ -241,7 +241,7 @@ def _check(app: dict[str, Any], opts: dict[str, Any]) -> list[str]:
         findings.append(
             f"{label}: field 'hardening.user': {h['user']!r} is a name; Kubernetes needs a numeric uid[:gid]"
         )
-    fewest, _ = replica_bounds(app)
+    fewest = replica_bounds(app)[0]
     pdb = opts["pdb_min_available"]
     if pdb is not None and app["state"] == "present" and fewest < pdb:
         field = "autoscaling.min_replicas" if app.get("autoscaling") else "replicas"
@@ -411,7 +411,7 @@ def _service_ports(app: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _quota(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[str, str]) -> list[dict[str, Any]]:
     numbers = pod_resources(app, opts)["_numbers"]
-    _, most = replica_bounds(app)
+    most = replica_bounds(app)[1]
     pods = max(most, 1) + 1  # one more during a rollout (maxSurge 1)
     hard: dict[str, Any] = {"pods": str(pods)}
     if numbers["cpu_req"] is not None:

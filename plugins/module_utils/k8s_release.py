@@ -270,10 +270,10 @@ class Release:
         # What the app has on the cluster: one list per kind (by the prune labels) rather
         # than a GET per object; it serves as the "before" of the comparison and for prune.
         managed = self._managed() if existed else []
-        live = {(item["kind"], item["metadata"]["name"]): item for _, item in managed}
+        live = {(item["kind"], item["metadata"]["name"]): item for _key, item in managed}
         scaled = {
             (m["spec"]["scaleTargetRef"]["kind"], m["spec"]["scaleTargetRef"]["name"]): m["spec"]["minReplicas"]
-            for m, _ in plan
+            for m, _action in plan
             if m["kind"] == "HorizontalPodAutoscaler"
         }
         prepared: list[tuple[dict[str, Any], Any, Any]] = []
@@ -432,7 +432,7 @@ class Release:
         previous = self._rollback(resource, m["kind"], obj, why)
         rollout["rolled_back_to"] = previous
         self.result["changed"] = True
-        back_state, back_why, _ = self._watch(resource, m["kind"], name, ns)
+        back_state, back_why = self._watch(resource, m["kind"], name, ns)[:2]
         rollout["rollback_state"] = back_state
         tail = (
             f"rolled back to revision {previous} ({back_why})"

@@ -81,7 +81,7 @@ def main() -> int:
         return 2
 
     work = Path(tempfile.mkdtemp(prefix="edge-bench-"))
-    app_port, plain_port, http_port, https_port, status_port, exporter_port = (free_port() for _ in range(6))
+    app_port, plain_port, http_port, https_port, status_port, exporter_port = (free_port() for _i in range(6))
     containers = {f"{PROJECT}-app": app_port, f"{PROJECT}-plain": plain_port}
     env = dict(
         os.environ,
@@ -154,7 +154,7 @@ def main() -> int:
             print(play.stdout[-4000:], file=sys.stderr)
             return 1
         print(f"edge role applied in {time.perf_counter() - t0:.1f} s")
-        for _ in range(50):
+        for _i in range(50):
             if all(port_open(p) for p in containers.values()):
                 break
             time.sleep(0.2)

@@ -114,7 +114,9 @@ def delete_namespaces(kubectl: list[str], prefix: str) -> None:
 def wait_gone(kubectl: list[str], prefixes: tuple[str, ...], timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        names = subprocess.run([*kubectl, "get", "ns", "-o", "name"], capture_output=True, text=True).stdout.split()
+        names = subprocess.run(
+            [*kubectl, "get", "ns", "-o", "name"], capture_output=True, text=True, check=False
+        ).stdout.split()
         if not any(n.startswith(f"namespace/{p}") for n in names for p in prefixes):
             return
         time.sleep(2)
@@ -157,7 +159,7 @@ def role(kubeconfig: Path, count: int, work: Path) -> tuple[float, float]:
         f"@{variables}",
     ]
     times = []
-    for _ in range(2):
+    for _i in range(2):
         start = time.monotonic()
         done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
         times.append(time.monotonic() - start)

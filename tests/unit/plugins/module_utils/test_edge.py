@@ -177,13 +177,13 @@ def _pem_pair(names: list[str], *, days: int = 30, key: Any = None) -> tuple[str
 
 
 def test_a_matching_certificate_is_accepted_and_marked_inventory() -> None:
-    cert, key, _ = _pem_pair(["web.example.com"])
+    cert, key = _pem_pair(["web.example.com"])[:2]
     (site,) = sites([app()], certificates={"web.example.com": {"cert": cert, "key": key}})["sites"]
     assert site["cert_source"] == "inventory"
 
 
 def test_a_wildcard_certificate_covers_one_label() -> None:
-    cert, key, _ = _pem_pair(["*.example.com"])
+    cert, key = _pem_pair(["*.example.com"])[:2]
     assert certificate_problems("web.example.com", {"cert": cert, "key": key}) == []
     assert (
         "does not name 'a.web.example.com'" in certificate_problems("a.web.example.com", {"cert": cert, "key": key})[0]
@@ -191,8 +191,8 @@ def test_a_wildcard_certificate_covers_one_label() -> None:
 
 
 def test_a_key_that_does_not_match_is_refused_without_showing_it() -> None:
-    cert, _key, _ = _pem_pair(["web.example.com"])
-    _cert, other_key, _ = _pem_pair(["web.example.com"])
+    cert = _pem_pair(["web.example.com"])[0]
+    other_key = _pem_pair(["web.example.com"])[1]
     with pytest.raises(EdgeError) as err:
         sites([app()], certificates={"web.example.com": {"cert": cert, "key": other_key}})
     assert err.value.errors == [
@@ -203,7 +203,7 @@ def test_a_key_that_does_not_match_is_refused_without_showing_it() -> None:
 
 
 def test_wrong_name_expired_and_garbage_are_refused() -> None:
-    cert, key, _ = _pem_pair(["other.example.com"], days=-1)
+    cert, key = _pem_pair(["other.example.com"], days=-1)[:2]
     problems = certificate_problems("web.example.com", {"cert": cert, "key": key})
     assert problems[0].startswith("edge_certificates['web.example.com']: field 'cert': does not name 'web.example.com'")
     assert problems[1].startswith("edge_certificates['web.example.com']: field 'cert': expired on ")
