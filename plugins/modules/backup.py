@@ -25,18 +25,15 @@ description:
 author:
   - opsdeck platform team (@opsdeck)
 extends_documentation_fragment:
+  - opsdeck.platform.attributes
   - opsdeck.platform.backup
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports whether a backup would be taken (always, unless O(fresh_within) finds a recent one); takes none.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description:
-      When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: partial
     details: Every run takes a new backup, unless O(fresh_within) is set and a complete backup that recent exists.
 options:

@@ -18,18 +18,15 @@ description:
 author:
   - opsdeck platform team (@opsdeck)
 extends_documentation_fragment:
+  - opsdeck.platform.attributes
   - opsdeck.platform.backup
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads only.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: N/A
   idempotent:
-    description:
-      When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
   database:

@@ -21,19 +21,16 @@ description:
 author:
   - opsdeck platform team (@opsdeck)
 extends_documentation_fragment:
+  - opsdeck.platform.attributes
   - opsdeck.platform.backup
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Computes the plan and deletes nothing; RV(would_delete) lists exactly what would go.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: C(before) lists the backup ids present, C(after) those that stay.
   idempotent:
-    description:
-      When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
   keep:

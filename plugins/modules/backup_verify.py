@@ -22,19 +22,16 @@ description:
 author:
   - opsdeck platform team (@opsdeck)
 extends_documentation_fragment:
+  - opsdeck.platform.attributes
   - opsdeck.platform.backup
   - opsdeck.platform.backup.identity
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Selects the backup and reports that it would be verified; restores nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description:
-      When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: none
     details: Each run is a new test restore and, with O(record), a new record.
 options:

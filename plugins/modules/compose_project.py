@@ -27,20 +27,16 @@ author:
 requirements:
   - Docker Engine with the Compose v2 CLI plugin (C(docker compose)) on the managed host.
   - PyYAML on the managed host.
+extends_documentation_fragment:
+  - opsdeck.platform.attributes
 attributes:
   check_mode:
-    description:
-      Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Compares the rendered files and the running containers; changes nothing.
   diff_mode:
-    description:
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the compose file; secrets are listed by name only.
   idempotent:
-    description:
-      When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Unchanged files and healthy containers report C(changed=false).
 options:

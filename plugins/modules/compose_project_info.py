@@ -21,19 +21,15 @@ author:
   - opsdeck platform team (@opsdeck)
 requirements:
   - Docker Engine with the Compose v2 CLI plugin on the managed host.
+extends_documentation_fragment:
+  - opsdeck.platform.attributes
 attributes:
   check_mode:
-    description:
-      Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Read-only.
   diff_mode:
-    description:
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description:
-      When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Read-only.
 options:

@@ -27,21 +27,17 @@ author:
   - opsdeck platform team (@opsdeck)
 requirements:
   - The Python library C(kubernetes) on the host that runs the module.
+extends_documentation_fragment:
+  - opsdeck.platform.attributes
 attributes:
   check_mode:
-    description:
-      Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Server dry-run of every object; in a namespace that does not exist yet, the objects are reported as
       to be created without a dry-run.
   diff_mode:
-    description:
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Live object against the server's dry-run result; Secret values shown as VALUE_HIDDEN.
   idempotent:
-    description:
-      When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
   releases:
