@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / "tests" / ".logs"
 VENV_BIN = Path(sys.executable).parent
 TAIL = 60
+# The summary repeats, per failed step, its last lines that look like a cause, so that the
+# end of the output (all that some CI views keep) still says why.
+CAUSE = re.compile(r"fatal:|FAILED!|FAILED |ERROR|Error:|AssertionError|assert |Traceback|\*\*\* timed out")
+CAUSE_LINES = 15
+EXCERPTS: list[tuple[str, list[str]]] = []
 # ansible-doc must list the collection's modules and filters and render each one.
 DOC_CHECK = """
 set -euo pipefail
@@ -99,6 +105,7 @@ def step(tier: Tier, label: str, argv: list[str], *, cwd: Path = ROOT, timeout: 
         say(f"--- {tier.name}: {label} FAILED (exit {rc}, {took:.0f} s); last {TAIL} lines of {logfile}:")
         for line in lines[-TAIL:]:
             say(f"    {line}")
+        EXCERPTS.append((f"{tier.name}: {label}", [ln for ln in lines if CAUSE.search(ln)][-CAUSE_LINES:]))
     else:
         say(f"--- {tier.name}: {label} ok ({took:.0f} s)")
     return rc
@@ -301,6 +308,10 @@ def main() -> int:
     say("=== summary")
     for tier in results:
         say(tier.line() + (f"  [failed: {', '.join(tier.failures)}]" if tier.failures else ""))
+    for where, excerpt in EXCERPTS:
+        say(f"--- why {where} failed (its last lines that name a cause):")
+        for line in excerpt:
+            say(f"    {line[:400]}")
     passed = sum(t.passed for t in results)
     failed = sum(t.failed for t in results)
     skipped = sum(t.skipped for t in results)
