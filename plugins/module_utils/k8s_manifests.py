@@ -797,6 +797,10 @@ def render_app(
     if ingress:
         out.append(ingress)
     out += _monitoring(app, opts, ns, labels)
+    # managed databases (k8s_databases.py): their objects, the app's connection Secret and quota
+    from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases import with_databases
+
+    out = with_databases(app, opts, out)
     return out
 
 

@@ -186,7 +186,15 @@ class Release:
         self.state = release.get("state", "present")
         self.selector = release["selector"]
         self.deadline_s = float(release.get("progress_deadline_s", 600))
-        self.manifests = fill_secrets(release.get("manifests") or [], secrets or {})
+        # managed databases' Secrets: the cluster's values kept, missing ones generated (k8s_databases.py)
+        from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases import (
+            keep_or_generate,
+            secret_reader,
+        )
+
+        self.manifests = keep_or_generate(
+            secret_reader(client), fill_secrets(release.get("manifests") or [], secrets or {})
+        )
         self.check_mode = check_mode
         self.prune = prune
         self.wait = wait
