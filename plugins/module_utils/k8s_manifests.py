@@ -18,7 +18,12 @@ release module ``opsdeck.platform.k8s_release`` applies them server-side; the ro
   app has ``volumes``, hardened to the restricted profile, with startup / readiness / liveness
   probes from ``health``, resources, topology spread and anti-affinity across nodes, and a
   RollingUpdate of maxSurge 1 / maxUnavailable 0;
-- a Service; an Ingress for ``public`` ports (class, cert-manager TLS, rate limits); an HPA
+- the ``hooks.pre_deploy`` of the app as Jobs (the new image, the app's env and secrets, the
+  same restricted securityContext), named after the revision they prepare, applied before
+  the workload: the module runs them and waits (``hooks.smoke`` is not run on Kubernetes);
+- a Service; an Ingress for ``public`` ports (class, cert-manager TLS, the ``edge`` block as
+  ingress-nginx annotations, its security headers in a ConfigMap that the ``custom-headers``
+  annotation names: ``edge.security_headers``, the edge role's own computation); an HPA
   (autoscaling/v2) when ``autoscaling`` is set; a PodDisruptionBudget when two or more pods
   run; NetworkPolicies: default deny, DNS, and allows from the ingress controller's namespace,
   the monitoring namespace and the apps that ``depends_on`` this one;
@@ -27,7 +32,9 @@ release module ``opsdeck.platform.k8s_release`` applies them server-side; the ro
   Prometheus Operator CRDs).
 
 Every object carries ``app.kubernetes.io/managed-by: opsdeck`` and
-``app.kubernetes.io/instance: <app>``: the module prunes by these labels.
+``app.kubernetes.io/instance: <app>``: the module prunes by these labels; with the option
+``release_set``, also ``opsdeck.io/release-set: <set>``, by which the module finds (and, when
+asked, deletes) whole apps of this inventory that left the model.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ import math
 import re
 from typing import Any
 
+from ansible_collections.opsdeck.platform.plugins.module_utils.edge import security_headers
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
     ModelError,
     format_memory_k8s,
@@ -51,9 +59,14 @@ MANAGED_BY = "opsdeck"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_INSTANCE = "app.kubernetes.io/instance"
 LABEL_NAME = "app.kubernetes.io/name"
+LABEL_RELEASE_SET = "opsdeck.io/release-set"
+LABEL_COMPONENT = "opsdeck.io/component"
 CONFIG_HASH = "opsdeck.io/config-hash"
+HOOK_ANNOTATION = "opsdeck.io/hook"
+CUSTOM_HEADERS = "nginx.ingress.kubernetes.io/custom-headers"
 # Kinds the module may prune, as (apiVersion, kind), in the order they are deleted.
 PRUNABLE = (
+    ("batch/v1", "Job"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("networking.k8s.io/v1", "Ingress"),
@@ -73,6 +86,7 @@ PRUNABLE = (
 )
 MONITORING_KINDS = ("ServiceMonitor", "PrometheusRule")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+HOOK_KINDS = ("Job",)
 # Pod Security "restricted" allows no capability but this one to be added.
 RESTRICTED_CAPS = {"NET_BIND_SERVICE"}
 
@@ -92,6 +106,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "egress": [],
     "scrape_interval": "30s",
     "tmpfs_size": "64Mi",
+    "release_set": "",
+    "edge_headers": True,
 }
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -125,6 +141,16 @@ def options_with_defaults(options: dict[str, Any] | None) -> dict[str, Any]:
     pdb = opts["pdb_min_available"]
     if pdb is not None and (not isinstance(pdb, int) or isinstance(pdb, bool) or pdb < 1):
         findings.append(f"k8s_app: option 'pdb_min_available': {pdb!r} is not an integer >= 1 (or null)")
+    release_set = opts["release_set"]
+    if not isinstance(release_set, str) or (
+        release_set and (len(release_set) > 63 or not _LABEL_VALUE.match(release_set))
+    ):
+        findings.append(
+            f"k8s_app: option 'release_set': {release_set!r} is not a label value "
+            "(letters, digits, '-', '_', '.', at most 63, starting and ending with a letter or digit)"
+        )
+    if not isinstance(opts["edge_headers"], bool):
+        findings.append(f"k8s_app: option 'edge_headers': {opts['edge_headers']!r} is not a boolean")
     if not isinstance(opts["egress"], list):
         findings.append("k8s_app: option 'egress': expected a list of NetworkPolicy egress rules")
     for key in ("volume_size", "tmpfs_size"):
@@ -148,6 +174,11 @@ def selector_labels(app: dict[str, Any]) -> dict[str, str]:
 def prune_selector(app_name: str) -> str:
     """The label selector of every object the module manages for ``app_name``."""
     return f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_INSTANCE}={app_name}"
+
+
+def release_set_selector(release_set: str) -> str:
+    """The label selector of the namespaces of every app that the release set ``release_set`` deployed."""
+    return f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_RELEASE_SET}={release_set}"
 
 
 def _labels(app: dict[str, Any]) -> dict[str, str]:
@@ -280,16 +311,23 @@ def _config_hash(app: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _pod_template(app: dict[str, Any], opts: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+def _pod_template(
+    app: dict[str, Any], opts: dict[str, Any], labels: dict[str, str], hook: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The pod template of the workload, or of a ``hooks.pre_deploy`` Job (``hook``): the same
+    image, env, secrets, resources, tmpfs and securityContext; the hook's command, no ports,
+    probes or data volumes (a claim belongs to one StatefulSet pod)."""
     name = app["name"]
     h = app["hardening"]
     resources = pod_resources(app, opts)
     container: dict[str, Any] = {"name": name, "image": app["image_ref"], "imagePullPolicy": "IfNotPresent"}
-    if app["command"]:
+    if hook is not None:
+        container["command"] = list(hook["command"])
+    elif app["command"]:
         container["command"] = list(app["command"])
-    if app["args"] is not None:
+    if app["args"] is not None and hook is None:
         container["args"] = list(app["args"])
-    if app["ports"]:
+    if app["ports"] and hook is None:
         container["ports"] = [
             {"name": p["name"], "containerPort": p["port"], "protocol": p["protocol"].upper()} for p in app["ports"]
         ]
@@ -301,7 +339,8 @@ def _pod_template(app: dict[str, Any], opts: dict[str, Any], labels: dict[str, s
     if env_from:
         container["envFrom"] = env_from
     container["resources"] = {k: v for k, v in resources.items() if k != "_numbers" and v}
-    container.update(_probes(app))
+    if hook is None:
+        container.update(_probes(app))
     caps: dict[str, Any] = {"drop": ["ALL"]}
     if h["cap_add"]:
         caps["add"] = list(h["cap_add"])
@@ -319,7 +358,7 @@ def _pod_template(app: dict[str, Any], opts: dict[str, Any], labels: dict[str, s
         vol = f"tmpfs-{i}"
         mounts.append({"name": vol, "mountPath": path})
         volumes.append({"name": vol, "emptyDir": {"medium": "Memory", "sizeLimit": opts["tmpfs_size"]}})
-    for v in app["volumes"]:
+    for v in app["volumes"] if hook is None else []:
         mounts.append({"name": v["name"], "mountPath": v["path"], "readOnly": bool(v["read_only"])})
     if mounts:
         container["volumeMounts"] = mounts
@@ -329,6 +368,18 @@ def _pod_template(app: dict[str, Any], opts: dict[str, Any], labels: dict[str, s
     if h["gid"] is not None:
         pod_sc["runAsGroup"] = h["gid"]
         pod_sc["fsGroup"] = h["gid"]
+    if hook is not None:
+        hook_spec: dict[str, Any] = {
+            "serviceAccountName": name,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "restartPolicy": "Never",
+            "securityContext": pod_sc,
+            "containers": [container],
+        }
+        if volumes:
+            hook_spec["volumes"] = volumes
+        return {"metadata": {"labels": dict(labels)}, "spec": hook_spec}
     select = selector_labels(app)
     spec: dict[str, Any] = {
         "serviceAccountName": name,
@@ -402,6 +453,48 @@ def _workload(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[s
     return {"apiVersion": "apps/v1", "kind": kind, "metadata": _meta(name, ns, labels), "spec": spec}
 
 
+def hook_job_name(app: dict[str, Any], index: int, hook: dict[str, Any]) -> str:
+    """``<app>-pre-deploy<i>-<digest>``: the digest covers the image and the hook, so a new
+    revision gets a new Job and the same revision finds its Job done (no second run)."""
+    text = json.dumps({"image": app["image_ref"], "hook": hook}, sort_keys=True)
+    return f"{app['name']}-pre-deploy{index}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def _hook_jobs(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """One Job per ``hooks.pre_deploy`` entry, in order; the module runs them before the workload.
+
+    Their pods carry the app's instance label (so the app's DNS and egress NetworkPolicies
+    let them reach what the app reaches) but not its name label: the Service, the
+    PodDisruptionBudget and the workload's selector never count them. No retry
+    (``backoffLimit: 0``): a migration that failed is looked at, not run again blindly;
+    ``activeDeadlineSeconds`` is the hook's ``timeout_s``.
+    """
+    pod_labels = {k: v for k, v in labels.items() if k != LABEL_NAME}
+    pod_labels[LABEL_COMPONENT] = "pre-deploy"
+    jobs = []
+    for i, hook in enumerate(app["hooks"]["pre_deploy"]):
+        template = _pod_template(app, opts, pod_labels, hook=hook)
+        template["metadata"]["annotations"] = {HOOK_ANNOTATION: hook["name"]}
+        jobs.append(
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": _meta(
+                    hook_job_name(app, i, hook),
+                    ns,
+                    {**labels, LABEL_COMPONENT: "pre-deploy"},
+                    annotations={HOOK_ANNOTATION: hook["name"]},
+                ),
+                "spec": {
+                    "backoffLimit": 0,
+                    "activeDeadlineSeconds": hook["timeout_s"],
+                    "template": template,
+                },
+            }
+        )
+    return jobs
+
+
 def _service_ports(app: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {"name": p["name"], "port": p["port"], "targetPort": p["name"], "protocol": p["protocol"].upper()}
@@ -413,6 +506,8 @@ def _quota(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[str,
     numbers = pod_resources(app, opts)["_numbers"]
     most = replica_bounds(app)[1]
     pods = max(most, 1) + 1  # one more during a rollout (maxSurge 1)
+    if app["hooks"]["pre_deploy"]:
+        pods += 1  # a hook's pod runs beside the app's
     hard: dict[str, Any] = {"pods": str(pods)}
     if numbers["cpu_req"] is not None:
         hard["requests.cpu"] = _millis(numbers["cpu_req"] * pods)
@@ -459,6 +554,8 @@ def _network_policies(
 ) -> list[dict[str, Any]]:
     name = app["name"]
     pods = {"matchLabels": selector_labels(app)}
+    # egress: the app's pods and its hook Jobs' pods (instance label only, see _hook_jobs)
+    egress_pods = {"matchLabels": {LABEL_INSTANCE: name}}
 
     def in_ns(namespace: str) -> dict[str, Any]:
         return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
@@ -476,7 +573,7 @@ def _network_policies(
         policy(
             "allow-dns",
             {
-                "podSelector": pods,
+                "podSelector": egress_pods,
                 "policyTypes": ["Egress"],
                 "egress": [
                     {
@@ -543,18 +640,28 @@ def _network_policies(
             rule["ports"] = [{"protocol": p["protocol"].upper(), "port": p["port"]} for p in ports]
         egress.append(rule)
     if egress:
-        out.append(policy("allow-egress", {"podSelector": pods, "policyTypes": ["Egress"], "egress": egress}))
+        out.append(policy("allow-egress", {"podSelector": egress_pods, "policyTypes": ["Egress"], "egress": egress}))
     return out
 
 
-def _ingress(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[str, str]) -> dict[str, Any] | None:
+def edge_headers_name(app: dict[str, Any]) -> str:
+    return f"{app['name']}-edge-headers"
+
+
+def _ingress(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The Ingress of the public ports and, with ``edge_headers``, the ConfigMap of its response headers.
+
+    The app's edge block (the same one the edge role's nginx reads) wins over the cluster
+    defaults: rate limit, body size, timeout, CORS, as ingress-nginx annotations. Its
+    response headers (HSTS on TLS, CSP, frame options, nosniff, referrer policy, the app's
+    ``headers`` overrides: ``edge.security_headers``, not a copy) go to a ConfigMap named by
+    the ``custom-headers`` annotation, which ingress-nginx (1.12 and later) applies with
+    ``more_set_headers`` without configuration snippets (disabled by default there); the
+    controller refuses names missing from its ``global-allowed-response-headers``.
+    """
     public = [p for p in app["ports"] if p["public"]]
     if not public:
-        return None
-    # The app's edge block (the same one the edge role's nginx reads) wins over the cluster
-    # defaults: rate limit, body size, timeout, CORS, as ingress-nginx annotations. Its
-    # response headers (CSP, frame options, referrer policy) would need configuration
-    # snippets, which ingress-nginx disables by default: the controller's config sets those.
+        return []
     edge = app.get("edge") or {}
     rate = edge.get("rate_limit")
     annotations = {
@@ -585,6 +692,18 @@ def _ingress(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[st
     if tls:
         annotations["cert-manager.io/cluster-issuer"] = opts["cluster_issuer"]
         annotations["nginx.ingress.kubernetes.io/ssl-redirect"] = "true"
+    out: list[dict[str, Any]] = []
+    headers = security_headers(edge, bool(tls)) if opts["edge_headers"] and edge else []
+    if headers:
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": _meta(edge_headers_name(app), ns, labels),
+                "data": dict(headers),
+            }
+        )
+        annotations[CUSTOM_HEADERS] = f"{ns}/{edge_headers_name(app)}"
     spec: dict[str, Any] = {
         "ingressClassName": opts["ingress_class"],
         "rules": [
@@ -605,12 +724,15 @@ def _ingress(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[st
     }
     if tls:
         spec["tls"] = [{"hosts": [p["host"]], "secretName": f"{app['name']}-{p['name']}-tls"} for p in tls]
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": _meta(app["name"], ns, labels, annotations=annotations),
-        "spec": spec,
-    }
+    out.append(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": _meta(app["name"], ns, labels, annotations=annotations),
+            "spec": spec,
+        }
+    )
+    return out
 
 
 def _monitoring(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[str, str]) -> list[dict[str, Any]]:
@@ -746,6 +868,7 @@ def render_app(
                 },
             }
         )
+    out += _hook_jobs(app, opts, ns, labels)
     workload = _workload(app, opts, ns, labels)
     out.append(workload)
     fewest, most = replica_bounds(app)
@@ -793,14 +916,15 @@ def render_app(
                 },
             }
         )
-    ingress = _ingress(app, opts, ns, labels)
-    if ingress:
-        out.append(ingress)
+    out += _ingress(app, opts, ns, labels)
     out += _monitoring(app, opts, ns, labels)
     # managed databases (k8s_databases.py): their objects, the app's connection Secret and quota
     from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases import with_databases
 
     out = with_databases(app, opts, out)
+    if opts["release_set"]:
+        for m in out:
+            m["metadata"]["labels"][LABEL_RELEASE_SET] = opts["release_set"]
     return out
 
 
@@ -842,6 +966,7 @@ def render_apps(apps: list[dict[str, Any]], options: dict[str, Any] | None = Non
                 "namespace": ns,
                 "state": app["state"],
                 "selector": prune_selector(app["name"]),
+                "release_set": opts["release_set"],
                 "progress_deadline_s": opts["progress_deadline_s"],
                 "manifests": manifests,
             }

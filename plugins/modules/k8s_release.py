@@ -65,6 +65,23 @@ options:
     description: Delete objects of the app that the release no longer has.
     type: bool
     default: true
+  prune_apps:
+    description:
+      - After the releases, delete the namespace (and so every object) of each app that this release set deployed
+        and that is no longer in the model. Only namespaces labelled C(app.kubernetes.io/managed-by=opsdeck) and
+        C(opsdeck.io/release-set=<release_set>) are looked at, so another inventory's apps on the same cluster (another
+        set) are never touched. Check mode and diff show the namespaces without deleting them.
+      - Refused with an empty O(keep_namespaces) (an empty model would delete every app of the set).
+    type: bool
+    default: false
+  release_set:
+    description: The release set whose apps O(prune_apps) may delete (the releases' C(release_set) label).
+    type: str
+  keep_namespaces:
+    description: Namespaces of every app of the model (present or absent, also those not deployed in this run).
+    type: list
+    elements: str
+    default: []
   wait:
     description: Wait for the workload's rollout (and roll back a failed one).
     type: bool
@@ -118,6 +135,17 @@ releases:
       description: The workload's rollout, with C(rolled_back_to) when it was rolled back; null when not waited.
       type: dict
       sample: {"kind": "Deployment", "name": "web", "state": "done", "message": "3 of 3 replicas updated and available"}
+    hooks:
+      description: The C(hooks.pre_deploy) Jobs run in this run and how they ended (absent when none ran).
+      type: list
+      elements: dict
+      sample: [{"name": "migrate", "job": "web-pre-deploy0-3f2a9c1d0e", "state": "complete"}]
+pruned_apps:
+  description: Apps of the release set deleted (or, in check mode, to be deleted) because they left the model.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"app": "old-shop", "namespace": "old-shop"}]
 """
 
 import traceback
@@ -134,7 +162,7 @@ except ImportError:
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = traceback.format_exc()
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, ReleaseError
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import DeployError, Release, deploy
 
 
 def main() -> None:
@@ -145,9 +173,13 @@ def main() -> None:
             "kubeconfig": {"type": "path"},
             "context": {"type": "str"},
             "prune": {"type": "bool", "default": True},
+            "prune_apps": {"type": "bool", "default": False},
+            "release_set": {"type": "str"},
+            "keep_namespaces": {"type": "list", "elements": "str", "default": []},
             "wait": {"type": "bool", "default": True},
             "wait_timeout": {"type": "int", "default": 600},
         },
+        required_if=[("prune_apps", True, ("release_set",))],
         supports_check_mode=True,
     )
     if not HAS_KUBERNETES:
@@ -157,48 +189,46 @@ def main() -> None:
         for key in ("app", "namespace", "selector"):
             if not isinstance(release.get(key), str):
                 module.fail_json(msg=f"releases[{i}]: {key!r} is missing; pass the output of the k8s_releases filter")
+    if p["prune_apps"] and not p["keep_namespaces"]:
+        module.fail_json(
+            msg="prune_apps: keep_namespaces is empty; an empty model would delete every app of the release set "
+            f"{p['release_set']!r}, which is refused (remove the apps with state: absent instead)"
+        )
     try:
         api = config.new_client_from_config(config_file=p["kubeconfig"], context=p["context"])
     except Exception as exc:
         module.fail_json(msg=f"cannot load the kubeconfig {p['kubeconfig'] or '(default)'}: {exc}")
     dynamic = DynamicClient(api)
-    results: list[dict] = []
-    diffs: list[dict] = []
 
-    def finish(**extra) -> dict:
-        out = {"changed": any(r["changed"] for r in results), "releases": results, **extra}
-        if module._diff and diffs:
-            out["diff"] = diffs
-        return out
+    def finish(result: dict) -> dict:
+        diff = result.pop("diff", None)
+        if module._diff and diff:
+            result["diff"] = diff
+        return result
 
     try:
-        for release in p["releases"]:
-            try:
-                result = Release(
-                    dynamic,
-                    release,
-                    secrets=(p["secrets"] or {}).get(release["app"]) or {},
-                    check_mode=module.check_mode,
-                    prune=p["prune"],
-                    wait=p["wait"],
-                    wait_timeout=p["wait_timeout"],
-                ).run()
-            except ReleaseError as exc:
-                failed = dict(exc.result) or {"app": release["app"], "changed": False}
-                diffs.extend(failed.pop("diff", None) or [])
-                results.append({**failed, "failed": True, "msg": exc.msg})
-                module.fail_json(msg=exc.msg, **finish())
-            diffs.extend(result.pop("diff"))
-            results.append(result)
+        result = deploy(
+            dynamic,
+            p["releases"],
+            p["secrets"] or {},
+            check_mode=module.check_mode,
+            prune=p["prune"],
+            wait=p["wait"],
+            wait_timeout=p["wait_timeout"],
+            prune_apps_of=p["release_set"] if p["prune_apps"] else None,
+            keep_namespaces=p["keep_namespaces"],
+            release_cls=Release,
+        )
+    except DeployError as exc:
+        extra = {"exception": traceback.format_exc()} if exc.__cause__ is not None else {}
+        module.fail_json(msg=exc.msg, **extra, **finish(exc.result))
     except Exception as exc:
         module.fail_json(
-            msg=f"app {release['app']!r}: {type(exc).__name__}: {getattr(exc, 'body', None) or exc}",
-            exception=traceback.format_exc(),
-            **finish(),
+            msg=f"{type(exc).__name__}: {getattr(exc, 'body', None) or exc}", exception=traceback.format_exc()
         )
     finally:
         api.close()
-    module.exit_json(**finish())
+    module.exit_json(**finish(result))
 
 
 if __name__ == "__main__":

@@ -376,6 +376,7 @@ def test_prune_removes_what_left_the_model(cluster: Cluster, app_namespaces: lis
         ("NetworkPolicy", f"{name}-allow-ingress-controller"),
         ("Secret", f"{name}-secrets"),
         ("ConfigMap", f"{name}-env"),
+        ("ConfigMap", f"{name}-edge-headers"),
     }
     with pytest.raises(ApiException) as err:
         net.read_namespaced_ingress(name, name)

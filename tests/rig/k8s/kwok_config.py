@@ -13,7 +13,11 @@ node heartbeat with lease, pod ready / complete / delete) with one change:
   gives them an IP and a Running phase but writes ``Ready`` and ``ContainersReady``
   False and its containers ``ready: false``. Such a pod never becomes Ready, so a
   Deployment whose new template carries the label stalls and reports
-  ``ProgressDeadlineExceeded`` while its old pods stay Ready.
+  ``ProgressDeadlineExceeded`` while its old pods stay Ready;
+* ``pod-complete`` (pods of Jobs finish with exit code 0) is narrowed to pods WITHOUT
+  the marker label ``opsdeck.test/fail``; ``pod-failed``, a copy of it for pods WITH
+  ``opsdeck.test/fail: "true"``, ends them with exit code 1 (reason ``Error``, phase
+  ``Failed``), so a Job of such pods fails for real (``BackoffLimitExceeded``).
 
 A first KwokctlConfiguration document binds every component to 127.0.0.1 (kwokctl's
 default is 0.0.0.0).
@@ -30,15 +34,17 @@ import yaml
 
 MARKER = "opsdeck.test/unready"
 MARKER_KEY = f'.metadata.labels["{MARKER}"]'
+FAIL_MARKER = "opsdeck.test/fail"
+FAIL_KEY = f'.metadata.labels["{FAIL_MARKER}"]'
 
 # Stage files taken as they are, in kwok's own order (kustomize/stage/fast).
 AS_IS = [
     "node/fast/node-initialize.yaml",
     "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
-    "pod/fast/pod-complete.yaml",
     "pod/fast/pod-delete.yaml",
 ]
 POD_READY = "pod/fast/pod-ready.yaml"
+POD_COMPLETE = "pod/fast/pod-complete.yaml"
 
 KWOKCTL = {
     "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
@@ -71,6 +77,25 @@ def unready(ready: dict) -> dict:
     return stage
 
 
+def failed(complete: dict) -> dict:
+    """The pod-complete stage turned into one that ends the pod's containers with exit code 1."""
+    stage = copy.deepcopy(complete)
+    stage["metadata"]["name"] = "pod-failed"
+    stage["spec"]["selector"]["matchExpressions"].append({"key": FAIL_KEY, "operator": "In", "values": ["true"]})
+    template = stage["spec"]["next"]["statusTemplate"]
+    changes = (
+        (r"\bexitCode: 0\b", "exitCode: 1"),
+        (r"\breason: Completed\b", "reason: Error"),
+        (r"\bphase: Succeeded\b", "phase: Failed"),
+    )
+    for pattern, replacement in changes:
+        template, n = re.subn(pattern, replacement, template)
+        if n != 1:
+            raise SystemExit(f"{POD_COMPLETE}: expected one {pattern!r}, changed {n}")
+    stage["spec"]["next"]["statusTemplate"] = template
+    return stage
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 3:
         raise SystemExit(__doc__)
@@ -81,6 +106,10 @@ def main(argv: list[str]) -> int:
     not_marked = copy.deepcopy(ready)
     not_marked["spec"]["selector"]["matchExpressions"].append({"key": MARKER_KEY, "operator": "DoesNotExist"})
     docs += [not_marked, unready(ready)]
+    complete = load(stages_dir / POD_COMPLETE)
+    not_failing = copy.deepcopy(complete)
+    not_failing["spec"]["selector"]["matchExpressions"].append({"key": FAIL_KEY, "operator": "DoesNotExist"})
+    docs += [not_failing, failed(complete)]
     docs += [load(stages_dir / rel) for rel in AS_IS[2:]]
     tmp = output.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump_all(docs, sort_keys=False))

@@ -63,6 +63,7 @@ def test_a_full_app_gets_every_object_in_apply_order() -> None:
         "Service",
         "Deployment",
         "PodDisruptionBudget",
+        "ConfigMap",
         "Ingress",
         "ServiceMonitor",
         "PrometheusRule",
