@@ -591,7 +591,15 @@ def _network_policies(
 def _service_monitor(app: dict[str, Any], db: dict[str, Any], ns: str, opts: dict[str, Any]) -> dict[str, Any]:
     base = base_name(app, db)
     labels = _labels(app, db, base, "primary")
-    relabel = {"app": app["name"], "team": app["team"], "database": db["name"], "engine": db["engine"]}
+    # the labels of the docker side's file_sd targets (database.scrape_targets), job included:
+    # the rule library's database alerts (database.alert_rules) select job="databases"
+    relabel = {
+        "job": "databases",
+        "app": app["name"],
+        "team": app["team"],
+        "database": db["name"],
+        "engine": db["engine"],
+    }
     if app.get("environment"):
         relabel["env"] = app["environment"]
     endpoint = {

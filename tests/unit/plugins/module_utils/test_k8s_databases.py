@@ -190,7 +190,14 @@ def test_each_engine_gets_its_exporter_sidecar_on_a_metrics_port_the_service_mon
         selector = monitor["spec"]["selector"]
         assert all(service["metadata"]["labels"][k] == v for k, v in selector["matchLabels"].items())
         assert name in selector["matchExpressions"][0]["values"]
-        assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+        endpoint = monitor["spec"]["endpoints"][0]
+        assert endpoint["port"] == "metrics"
+        # the labels the rule library's database alerts select (database.alert_rules)
+        relabeled = {r["targetLabel"]: r.get("replacement") for r in endpoint["relabelings"]}
+        assert relabeled["job"] == "databases" and relabeled["app"] == "shop" and "role" in relabeled
+        role = next(r for r in endpoint["relabelings"] if r["targetLabel"] == "role")
+        assert role["sourceLabels"] == ["__meta_kubernetes_service_label_opsdeck_io_database_role"]
+        assert service["metadata"]["labels"]["opsdeck.io/database-role"] == "primary"
         policy = find(rel, "NetworkPolicy", name)
         from_monitoring = [r for r in policy["spec"]["ingress"] if "namespaceSelector" in r["from"][0]]
         assert from_monitoring == [
