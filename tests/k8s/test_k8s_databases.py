@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests imp
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import fill_secrets
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 
-from .conftest import ROOT, Cluster, pod_ready
+from .conftest import ROOT, Cluster, pod_ready, wait_until
 from .openapi_schemas import LOCATION, write_schemas
 from .test_k8s_app import Runner, recap, unique
 
@@ -244,3 +245,271 @@ def test_rendered_database_manifests_pass_kubeconform_with_the_clusters_own_sche
     report = json.loads(done.stdout)
     assert done.returncode == 0, report
     assert report["summary"] == {"valid": len(checked), "invalid": 0, "errors": 0, "skipped": 0}
+
+
+# ---------------------------------------------------------------------------------------------
+# The rendered pods, run by the Docker engine: the simulated nodes run no container, so what the
+# containers do (initdb into PGDATA below the mount point, the postStart bootstrap of the logins,
+# the replica's base backup, the exporters' logins) is checked here, by running each container
+# of the rendered StatefulSets with what Kubernetes would give it: its command and args, env
+# (secretKeyRef resolved from the generated Secret, through an env file, not argv), the read-only
+# root with tmpfs for the emptyDirs, the pod's uid/gid with the volume group-owned by fsGroup,
+# every capability dropped, no-new-privileges; init containers first, postStart after the start,
+# the exec readiness probe polled; the sidecar in the server's network namespace (localhost), and
+# the Services' names as network aliases. Images: the rig's builds of the same references.
+
+STATE = ROOT / "tests" / "rig" / ".state"
+
+
+def _rig_images() -> dict[str, str]:
+    """Rendered reference (registry/opsdeck/<name>:<tag>) -> the rig's image of <name>."""
+    env_file = STATE / "images.env"
+    if not env_file.exists():
+        pytest.skip("the rig's images are not built (bash tests/rig/up.sh)")
+    env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    return {
+        name: env[f"OPSDECK_IMAGE_{name.upper().replace('-', '_')}"]
+        for name in ("postgresql", "postgres-exporter", "redis", "redis-exporter")
+        if f"OPSDECK_IMAGE_{name.upper().replace('-', '_')}" in env
+    }
+
+
+def _docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+
+class DockerPods:
+    """Containers, volumes and a network of one test run (prefix), removed by ``close``."""
+
+    def __init__(self, tmp: Path, images: dict[str, str]) -> None:
+        self.prefix = f"k8sdb-{uuid.uuid4().hex[:6]}"
+        self.tmp = tmp
+        self.images = images
+        self.containers: list[str] = []
+        self.volumes: list[str] = []
+        self.network = self.prefix
+        _docker("network", "create", self.network)
+
+    def close(self) -> None:
+        for name in reversed(self.containers):
+            _docker("rm", "-f", "-v", name, check=False)
+        for name in self.volumes:
+            _docker("volume", "rm", "-f", name, check=False)
+        _docker("network", "rm", self.network, check=False)
+
+    def image(self, ref: str) -> str:
+        name = ref.rsplit("/", 1)[-1].split(":")[0]
+        if name not in self.images:
+            pytest.skip(f"the rig has no image {name}")
+        return self.images[name]
+
+    def _env_file(self, c: dict[str, Any], secrets: dict[str, dict[str, str]]) -> Path:
+        lines = []
+        for e in c.get("env", []):
+            if "value" in e:
+                value = e["value"]
+            else:
+                ref = e["valueFrom"]["secretKeyRef"]
+                value = secrets[ref["name"]][ref["key"]]
+            lines.append(f"{e['name']}={value}")
+        path = self.tmp / f"{uuid.uuid4().hex[:8]}.env"
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
+        return path
+
+    def _mounts(self, c: dict[str, Any], pod: dict[str, Any], volume: str, secrets: dict, configs: dict) -> list[str]:
+        volumes = {v["name"]: v for v in pod["spec"].get("volumes", [])}
+        gid = str(pod["spec"]["securityContext"]["fsGroup"])
+        args = []
+        for m in c.get("volumeMounts", []):
+            v = volumes.get(m["name"])
+            if m["name"] == "data":
+                args += ["-v", f"{volume}:{m['mountPath']}"]
+            elif v and "emptyDir" in v:
+                if m["mountPath"] != "/dev/shm":  # Docker gives every container a tmpfs /dev/shm
+                    args += ["--tmpfs", f"{m['mountPath']}:rw,mode=1777"]
+            elif v and ("secret" in v or "configMap" in v):
+                directory = self.tmp / f"{m['name']}-{uuid.uuid4().hex[:6]}"
+                directory.mkdir()
+                if "secret" in v:
+                    data = secrets[v["secret"]["secretName"]]
+                    items = v["secret"].get("items") or [{"key": k, "path": k} for k in data]
+                    mode = v["secret"].get("defaultMode", 0o644)
+                else:
+                    data = configs[v["configMap"]["name"]]
+                    items = [{"key": k, "path": k} for k in data]
+                    mode = 0o644
+                for item in items:
+                    f = directory / item["path"]
+                    f.write_text(data[item["key"]])
+                    os.chown(f, 0, int(gid))  # kubelet: the file's group is the fsGroup
+                    f.chmod(mode)
+                args += ["-v", f"{directory}:{m['mountPath']}:ro"]
+        return args
+
+    def _run_args(self, c: dict[str, Any], pod: dict[str, Any], env: Path, mounts: list[str]) -> list[str]:
+        sc = {**pod["spec"]["securityContext"], **c["securityContext"]}
+        assert sc["readOnlyRootFilesystem"] and sc["capabilities"] == {"drop": ["ALL"]}
+        args = ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+        args += [
+            "--user",
+            f"{sc['runAsUser']}:{sc['runAsGroup']}",
+            "--group-add",
+            str(pod["spec"]["securityContext"]["fsGroup"]),
+        ]
+        args += ["--env-file", str(env), *mounts]
+        command = c.get("command")
+        tail = list(c.get("args") or [])
+        if command:
+            args += ["--entrypoint", command[0], self.image(c["image"]), *command[1:], *tail]
+        else:
+            args += [self.image(c["image"]), *tail]
+        return args
+
+    def start(self, sts: dict[str, Any], secrets: dict[str, dict[str, str]], configs: dict, aliases: list[str]) -> str:
+        """Run the StatefulSet's pod 0: init containers, the server (+postStart), its sidecars."""
+        pod = sts["spec"]["template"]
+        name = f"{self.prefix}-{sts['metadata']['name']}"
+        volume = f"{name}-data"
+        self.volumes.append(volume)
+        gid = pod["spec"]["securityContext"]["fsGroup"]
+        server, *sidecars = pod["spec"]["containers"]
+        # the volume as kubelet hands it over with fsGroup: group-owned, setgid, group-writable
+        _docker(
+            "run", "--rm", "--user", "0", "-v", f"{volume}:/v", "--entrypoint", "/bin/sh",
+            self.image(server["image"]), "-c", f"chgrp {gid} /v && chmod 2775 /v",
+        )  # fmt: skip
+        for i, init in enumerate(pod["spec"].get("initContainers", [])):
+            env = self._env_file(init, secrets)
+            cname = f"{name}-init{i}"
+            self.containers.append(cname)
+            done = _docker(
+                "run", "--name", cname, "--network", self.network,
+                *self._run_args(init, pod, env, self._mounts(init, pod, volume, secrets, configs)),
+                check=False, timeout=180,
+            )  # fmt: skip
+            assert done.returncode == 0, f"init container {init['name']}: {done.stdout[-2000:]} {done.stderr[-2000:]}"
+        env = self._env_file(server, secrets)
+        self.containers.append(name)
+        network = ["--network", self.network, *(a for alias in aliases for a in ("--network-alias", alias))]
+        _docker(
+            "run",
+            "-d",
+            "--name",
+            name,
+            *network,
+            *self._run_args(server, pod, env, self._mounts(server, pod, volume, secrets, configs)),
+        )
+        hook = (server.get("lifecycle") or {}).get("postStart")
+        if hook:
+            done = _docker("exec", name, *hook["exec"]["command"], check=False, timeout=120)
+            assert done.returncode == 0, f"postStart of {name}: {done.stderr[-2000:]} {_logs(name)}"
+        probe = server["readinessProbe"]["exec"]["command"]
+        wait_until(
+            f"the readiness probe of {name}",
+            lambda: _docker("exec", name, *probe, check=False).returncode == 0 or None,
+            timeout=90,
+        )
+        for c in sidecars:
+            env = self._env_file(c, secrets)
+            cname = f"{name}-{c['name']}"
+            self.containers.append(cname)
+            _docker("run", "-d", "--name", cname, "--network", f"container:{name}",
+                    *self._run_args(c, pod, env, self._mounts(c, pod, volume, secrets, configs)))  # fmt: skip
+        return name
+
+    def address(self, name: str) -> str:
+        out = _docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", name).stdout
+        return json.loads(out)[self.network]["IPAddress"]
+
+
+def _logs(name: str) -> str:
+    done = _docker("logs", "--tail", "40", name, check=False)
+    return (done.stdout + done.stderr)[-3000:]
+
+
+def _metrics(address: str, port: int) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{address}:{port}/metrics", timeout=5) as answer:
+        return answer.read().decode()
+
+
+def test_the_rendered_pods_work_when_their_containers_really_run(tmp_path: Path) -> None:
+    images = _rig_images()
+    if _docker("info", check=False).returncode != 0:
+        pytest.skip("no Docker engine")
+    app = shop("podrun")
+    ns = "podrun"
+    (rel,) = render_apps(normalize_apps([app], environment="dev", registry="127.0.0.1:5000"), {})
+    manifests = keep_or_generate(lambda _ns, _name: None, fill_secrets(rel["manifests"], app["secrets"]))
+    secrets = {
+        m["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in m["data"].items()}
+        for m in manifests
+        if m["kind"] == "Secret"
+    }
+    configs = {m["metadata"]["name"]: m["data"] for m in manifests if m["kind"] == "ConfigMap"}
+    sets = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "StatefulSet"}
+    pods = DockerPods(tmp_path, images)
+    try:
+        primary = pods.start(sets["podrun-orders-db"], secrets, configs, [f"podrun-orders-db.{ns}.svc"])
+        replica = pods.start(sets["podrun-orders-db-replica"], secrets, configs, [f"podrun-orders-db-replica.{ns}.svc"])
+        cache = pods.start(sets["podrun-cache-db"], secrets, configs, [f"podrun-cache-db.{ns}.svc"])
+
+        # the app, with the connection Secret as its environment, writes through DATABASE_URL and REDIS_URL
+        conn = tmp_path / "app.env"
+        conn.write_text("".join(f"{k}={v}\n" for k, v in secrets["podrun-databases"].items()))
+        conn.chmod(0o600)
+        client_sql = "CREATE TABLE orders (id int); INSERT INTO orders VALUES (42);"
+        done = _docker(
+            "run", "--rm", "--network", pods.network, "--env-file", str(conn), "--entrypoint", "/bin/sh",
+            images["postgresql"], "-c",
+            f'psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -c "{client_sql}" && psql -tA -c "SELECT current_user"',
+        )  # fmt: skip
+        assert done.stdout.split()[-1] == "orders_app", done.stdout
+        done = _docker(
+            "run", "--rm", "--network", pods.network, "--env-file", str(conn), "--entrypoint", "/bin/sh",
+            images["redis"], "-c",
+            'redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" SET k v && redis-cli -h "$REDIS_HOST" GET k',
+        )  # fmt: skip
+        assert done.stdout.split()[-1] == "v", done.stdout + done.stderr
+
+        # the replica streams the row from the primary
+        wait_until(
+            "the row on the replica",
+            lambda: (
+                _docker(
+                    "exec", replica, "psql", "-tA", "-d", "orders", "-c", "SELECT id FROM orders", check=False
+                ).stdout.strip()
+                == "42"
+                or None
+            ),
+            timeout=30,
+        )
+        recovery = _docker("exec", replica, "psql", "-tA", "-d", "postgres", "-c", "SELECT pg_is_in_recovery()")
+        assert recovery.stdout.strip() == "t"
+
+        # the exporters log in with their own credentials and answer on the metrics port
+        for name, port, up in ((primary, 9187, "pg_up 1"), (replica, 9187, "pg_up 1"), (cache, 9121, "redis_up 1")):
+            text = wait_until(
+                f"the exporter of {name}",
+                lambda name=name, port=port, up=up: (lambda t: t if up in t else None)(
+                    _try_metrics(pods.address(name), port)
+                ),
+                timeout=30,
+            )
+            assert up in text
+        replica_metrics = _try_metrics(pods.address(replica), 9187)
+        assert "pg_replication_is_replica 1" in replica_metrics
+        # the memory settings derived from resources.memory (256Mi): shared_buffers 64MB
+        shown = _docker("exec", primary, "psql", "-tA", "-d", "postgres", "-c", "SHOW shared_buffers")
+        assert shown.stdout.strip() == "64MB"
+    finally:
+        pods.close()
+
+
+def _try_metrics(address: str, port: int) -> str:
+    try:
+        return _metrics(address, port)
+    except OSError:
+        return ""
