@@ -109,10 +109,16 @@ def test_role_runs_the_managed_databases_and_keeps_their_credentials(
     name = unique("dbs")
     app_namespaces.append(name)
     app = shop(name)
+    core = client.CoreV1Api(cluster.api)
+    # check mode on a fresh cluster: tells the change, creates nothing
+    dry = runner.run([app], "--check", "--diff", k8s_app_storage_class=volumes)
+    assert recap(dry.stdout)["changed"] == 1, dry.stdout[-3000:]
+    assert f"+++ after: Secret {name}/{name}-orders-db-credentials" in dry.stdout
+    assert name not in {n.metadata.name for n in core.list_namespace().items}
+
     first = runner.run([app], "--diff", k8s_app_storage_class=volumes, k8s_app_wait_timeout=60)
     assert recap(first.stdout)["changed"] == 1
 
-    core = client.CoreV1Api(cluster.api)
     apps = client.AppsV1Api(cluster.api)
     sets = {
         f"{name}-orders-db": 1,
@@ -160,7 +166,8 @@ def test_role_runs_the_managed_databases_and_keeps_their_credentials(
     )
     redis = _secret(core, name, f"{name}-cache-db-credentials")
     assert connection["REDIS_PASSWORD"] == redis["admin"]
-    output = first.stdout + first.stderr
+    output = first.stdout + first.stderr + dry.stdout
+    assert "VALUE_HIDDEN" in first.stdout
     for value in (creds["admin"], creds["app"], creds["replication"], redis["admin"]):
         assert value not in output, "a generated password reached the output"
     secret = core.read_namespaced_secret(f"{name}-orders-db-credentials", name)
@@ -182,27 +189,28 @@ def test_role_runs_the_managed_databases_and_keeps_their_credentials(
 
 
 def test_role_refuses_bad_databases_before_applying_anything(cluster: Cluster, runner: Runner) -> None:
-    name = unique("baddb")
+    """One run, three apps: the model's validation names every finding (app and field) at once."""
+    names = [unique("baddb") for _ in range(3)]
     cases = [
         (
-            shop(name, databases=[{"name": "cache", "engine": "redis", "managed": True, "replicas": 1}]),
-            f"app '{name}': field 'databases[0].replicas': redis has no replication support here",
+            shop(names[0], databases=[{"name": "cache", "engine": "redis", "managed": True, "replicas": 1}]),
+            f"app '{names[0]}': field 'databases[0].replicas': redis has no replication support here",
         ),
         (
-            shop(name, databases=[{"name": "Orders-DB", "engine": "postgres", "managed": True}]),
-            f"app '{name}': field 'databases[0].name': 'Orders-DB' is not a valid postgres database name",
+            shop(names[1], databases=[{"name": "Orders-DB", "engine": "postgres", "managed": True}]),
+            f"app '{names[1]}': field 'databases[0].name': 'Orders-DB' is not a valid postgres database name",
         ),
         (
-            shop(name, databases=[{"name": "x", "engine": "oracle", "managed": True}]),
-            f"app '{name}': field 'databases[0].engine': 'oracle' is not one of",
+            shop(names[2], databases=[{"name": "x", "engine": "oracle", "managed": True}]),
+            f"app '{names[2]}': field 'databases[0].engine': 'oracle' is not one of",
         ),
     ]
-    core = client.CoreV1Api(cluster.api)
-    for app, message in cases:
-        done = runner.run([app], check=False)
-        assert done.returncode != 0
+    done = runner.run([app for app, _message in cases], check=False)
+    assert done.returncode != 0
+    for _app, message in cases:
         assert message in done.stdout, done.stdout[-3000:]
-        assert name not in {n.metadata.name for n in core.list_namespace().items}
+    existing = {n.metadata.name for n in client.CoreV1Api(cluster.api).list_namespace().items}
+    assert not existing & set(names)
 
 
 def test_rendered_database_manifests_pass_kubeconform_with_the_clusters_own_schemas(
