@@ -24,7 +24,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import render_apps
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, ReleaseError
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, ReleaseError, deploy
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 
 from .conftest import ROOT, UNREADY_LABEL, Cluster, pod_ready, wait_until
@@ -122,7 +122,15 @@ def test_role_deploys_an_app_hardened_and_a_second_run_changes_nothing(
 ) -> None:
     name = unique("shop")
     app_namespaces.append(name)
-    app = sample(name, replicas=3, autoscaling={"min_replicas": 3, "max_replicas": 6})
+    edge = {
+        "hsts_max_age_s": 600,
+        "frame_options": "SAMEORIGIN",
+        "referrer_policy": None,
+        "rate_limit": {"rps": 7},
+        "body_size": "2m",
+        "cors": {"origins": ["https://app.example.com"]},
+    }
+    app = sample(name, replicas=3, autoscaling={"min_replicas": 3, "max_replicas": 6}, edge=edge)
 
     # check mode on a fresh cluster: reports changes, creates nothing
     dry = runner.run([app], "--check", "--diff")
@@ -188,10 +196,38 @@ def test_role_deploys_an_app_hardened_and_a_second_run_changes_nothing(
     assert core.read_namespaced_config_map(f"{name}-env", name).data == {"LOG_LEVEL": "info"}
     assert apps.read_namespaced_deployment(name, name).metadata.generation == dep.metadata.generation
 
+    # the edge block's headers: ingress-nginx annotations, security headers in the ConfigMap it names
+    ann = ing.metadata.annotations
+    assert ann["nginx.ingress.kubernetes.io/custom-headers"] == f"{name}/{name}-edge-headers"
+    assert ann["nginx.ingress.kubernetes.io/proxy-body-size"] == str(2 * 1024 * 1024)
+    assert ann["nginx.ingress.kubernetes.io/limit-rps"] == "7"
+    assert ann["nginx.ingress.kubernetes.io/enable-cors"] == "true"
+    headers = core.read_namespaced_config_map(f"{name}-edge-headers", name).data
+    assert headers["Strict-Transport-Security"] == "max-age=600; includeSubDomains"
+    assert headers["X-Frame-Options"] == "SAMEORIGIN"  # the app's override
+    assert headers["X-Content-Type-Options"] == "nosniff" and "Referrer-Policy" not in headers
+
     # a new image rolls out
-    runner.run([{**app, "image": "opsdeck/sampleapp:1.1.0"}])
+    new_image = {**app, "image": "opsdeck/sampleapp:1.1.0"}
+    runner.run([new_image])
     images = {p.spec.containers[0].image for p in _ready_pods(core, name)}
     assert images == {"127.0.0.1:5000/opsdeck/sampleapp:1.1.0"}
+
+    # a new value of one secret (nothing else): a new revision, its pods read the new value;
+    # the same value again changes nothing; the cluster holds the Secret's version, no hash of it
+    revision = apps.read_namespaced_deployment(name, name).metadata.annotations["deployment.kubernetes.io/revision"]
+    rotated = {**new_image, "secrets": {"API_TOKEN": f"token-{name}-rotated"}}
+    out = runner.run([rotated])
+    assert recap(out.stdout)["changed"] == 1
+    dep = apps.read_namespaced_deployment(name, name)
+    assert int(dep.metadata.annotations["deployment.kubernetes.io/revision"]) == int(revision) + 1
+    secret = core.read_namespaced_secret(f"{name}-secrets", name)
+    stamp = dep.spec.template.metadata.annotations["opsdeck.io/secret-versions"]
+    assert stamp == f"{name}-secrets={secret.metadata.resource_version}"
+    wait_until("the pods of the new revision", lambda: len(_ready_pods(core, name)) == 3 or None, timeout=30)
+    again = runner.run([rotated])
+    assert recap(again.stdout)["changed"] == 0, again.stdout[-3000:]
+    assert apps.read_namespaced_deployment(name, name).metadata.generation == dep.metadata.generation
 
 
 def _addresses(core: client.CoreV1Api, ns: str, name: str) -> int:
@@ -201,8 +237,9 @@ def _addresses(core: client.CoreV1Api, ns: str, name: str) -> int:
     return sum(1 for s in slices.items for e in s.endpoints or [] if e.conditions and e.conditions.ready)
 
 
-def _ready_pods(core: client.CoreV1Api, ns: str) -> list[Any]:
-    return [p for p in core.list_namespaced_pod(ns).items if pod_ready(p) and not p.metadata.deletion_timestamp]
+def _ready_pods(core: client.CoreV1Api, ns: str, selector: str = "") -> list[Any]:
+    pods = core.list_namespaced_pod(ns, label_selector=selector).items
+    return [p for p in pods if pod_ready(p) and not p.metadata.deletion_timestamp]
 
 
 def test_role_refuses_bad_input_before_applying_anything(cluster: Cluster, runner: Runner) -> None:
@@ -406,3 +443,94 @@ def test_a_first_deploy_that_never_gets_ready_fails_without_a_revision_to_roll_b
     )
     assert "(first deploy): ProgressDeadlineExceeded: ReplicaSet" in str(err.value)
     assert err.value.result["rollout"]["state"] == "failed"
+
+
+def test_apps_that_left_the_model_are_pruned_only_when_asked_and_only_of_this_release_set(
+    cluster: Cluster, runner: Runner, app_namespaces: list[str]
+) -> None:
+    """Two apps deployed, one dropped from the model: it stays without pruning; with
+    k8s_app_prune_apps, check mode lists it and deletes nothing, then a run deletes its
+    namespace. An app of another release set on the same cluster (another inventory) survives.
+    The role runs the pruning steps; the deploys around them call the module's logic directly."""
+    keep, drop, foreign = unique("keep"), unique("drop"), unique("other")
+    app_namespaces.extend([keep, drop, foreign])
+    release_set = unique("set")
+
+    def releases(names: list[str], rset: str = release_set) -> list[dict[str, Any]]:
+        apps = normalize_apps([sample(n, replicas=1) for n in names], environment="dev", registry="127.0.0.1:5000")
+        return render_apps(apps, {"release_set": rset})
+
+    tokens = {n: {"API_TOKEN": f"token-{n}-1.0.0"} for n in (keep, drop, foreign)}
+    deploy(cluster.dynamic, releases([keep, drop]), tokens, wait=False)
+    deploy(cluster.dynamic, releases([foreign], f"{release_set}-b"), tokens, wait=False)
+    core = client.CoreV1Api(cluster.api)
+
+    def present(name: str) -> bool:
+        try:
+            return core.read_namespace(name).metadata.deletion_timestamp is None
+        except ApiException as exc:
+            assert exc.status == 404
+            return False
+
+    # dropped from the model, no pruning asked: it stays
+    assert deploy(cluster.dynamic, releases([keep]), tokens, wait=False)["changed"] is False
+    assert present(drop)
+    # the role, check mode with pruning: said, with the namespace in the diff, and nothing deleted
+    quick = {"k8s_app_wait": False, "k8s_app_release_set": release_set, "k8s_app_prune_apps": True}
+    dry = runner.run([sample(keep, replicas=1)], "--check", "--diff", **quick)
+    assert recap(dry.stdout)["changed"] == 1
+    assert f"would delete the apps that left the model (release set {release_set}): {drop}" in dry.stdout
+    assert f"Namespace {drop} (app '{drop}' left the model" in dry.stdout
+    assert present(drop)
+    # pruning: its namespace goes, the kept app and the other set's app stay
+    done = runner.run([sample(keep, replicas=1)], **quick)
+    assert recap(done.stdout)["changed"] == 1
+    assert f"deleted the apps that left the model (release set {release_set}): {drop}" in done.stdout
+    assert not present(drop)
+    assert present(keep) and present(foreign)
+    assert client.AppsV1Api(cluster.api).read_namespaced_deployment(foreign, foreign)
+    again = deploy(cluster.dynamic, releases([keep]), tokens, prune_apps_of=release_set, keep_namespaces=[keep])
+    assert again["changed"] is False and again["pruned_apps"] == []
+
+
+def test_a_pre_deploy_hook_runs_as_a_job_before_the_rollout_and_a_failed_one_keeps_the_old_revision(
+    cluster: Cluster, app_namespaces: list[str]
+) -> None:
+    name = unique("hook")
+    app_namespaces.append(name)
+    hooks = {"pre_deploy": [{"name": "migrate", "command": ["/app/migrate", "--up"], "timeout_s": 60}]}
+    good = sample(name, hooks=hooks)
+    first = release_of(cluster, [good]).run()
+    assert first["hooks"] == [{"name": "migrate", "job": first["hooks"][0]["job"], "state": "complete"}]
+    batch = client.BatchV1Api(cluster.api)
+    core = client.CoreV1Api(cluster.api)
+    (job,) = batch.list_namespaced_job(name).items
+    assert job.status.succeeded == 1
+    (pod,) = core.list_namespaced_pod(name, label_selector=f"batch.kubernetes.io/job-name={job.metadata.name}").items
+    container = pod.spec.containers[0]
+    assert container.image == "127.0.0.1:5000/opsdeck/sampleapp:1.0.0"
+    assert container.command == ["/app/migrate", "--up"]
+    assert {e.secret_ref.name for e in container.env_from if e.secret_ref} == {f"{name}-secrets"}
+    assert container.security_context.run_as_non_root and container.security_context.capabilities.drop == ["ALL"]
+    assert "app.kubernetes.io/name" not in pod.metadata.labels  # not one of the Service's endpoints
+    # the job finished before the workload was applied
+    dep = client.AppsV1Api(cluster.api).read_namespaced_deployment(name, name)
+    assert job.status.completion_time <= dep.metadata.creation_timestamp
+
+    # the same revision again: the hook is not run a second time, nothing changes
+    again = release_of(cluster, [good]).run()
+    assert again["changed"] is False and "hooks" not in again
+
+    # a new version whose hook fails: the deploy stops with the reason, the old revision serves
+    serving = f"app.kubernetes.io/name={name}"
+    before = {p.metadata.name for p in _ready_pods(core, name, serving)}
+    failing = {**good, "image": "opsdeck/sampleapp:1.1.0", "labels": {"opsdeck.test/fail": "true"}}
+    with pytest.raises(ReleaseError) as err:
+        release_of(cluster, [failing]).run()
+    msg = err.value.msg
+    assert f"app '{name}': pre_deploy hook 'migrate' (Job {name}/{name}-pre-deploy0-" in msg
+    assert "failed: BackoffLimitExceeded" in msg and "exit code 1 (Error)" in msg
+    assert "the new revision was not applied, the running one keeps serving" in msg
+    dep = client.AppsV1Api(cluster.api).read_namespaced_deployment(name, name)
+    assert dep.spec.template.spec.containers[0].image == "127.0.0.1:5000/opsdeck/sampleapp:1.0.0"
+    assert {p.metadata.name for p in _ready_pods(core, name, serving)} == before
