@@ -361,3 +361,20 @@ def test_names_kubernetes_cannot_take_are_refused_with_app_and_field() -> None:
         "app 'shop': field 'databases[1].name': its Kubernetes objects would be named 'shop-main-db', "
         "like those of databases[0]" in str(err.value)
     )
+
+
+def test_the_quota_grows_by_what_admission_gives_the_database_pods() -> None:
+    # the app: 200m / 128Mi (requests follow the limits), 1 replica + 1 during a rollout
+    rel = release(shop(PG))
+    hard = find(rel, "ResourceQuota", "shop")["spec"]["hard"]
+    # the database pod: the server 500m / 1Gi; the exporter requests 10m / 32Mi, limits 64Mi and
+    # the LimitRange's default CPU limit (the app's 200m), as admission fills it in
+    assert hard == {
+        "pods": "3",
+        "requests.cpu": "910m",
+        "requests.memory": "1312Mi",
+        "limits.cpu": "1100m",
+        "limits.memory": "1344Mi",
+        "persistentvolumeclaims": "1",
+        "requests.storage": "1Gi",
+    }
