@@ -424,11 +424,19 @@ def _pod(
     volumes.append({"name": "exporter-tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}})
     if exporter.get("command"):
         exp["args"] = list(exporter["command"])
+    # the files the compose project binds from its directory (database.exporter_files: the
+    # exporter's queries, a server's option file) come from the ConfigMap <base>-files, each
+    # mounted at its own path (subPath: a directory such as mariadb.conf.d keeps its other files)
     files = d.exporter_files({"engine": engine})
+    for service, c in ((server, container), (exporter, exp)):
+        for bind in service.get("volumes") or []:
+            source = str(bind.get("source", ""))
+            if bind.get("type") == "bind" and source.startswith("./") and source[2:] in files:
+                c.setdefault("volumeMounts", []).append(
+                    {"name": "files", "mountPath": bind["target"], "subPath": source[2:], "readOnly": True}
+                )
     if files:
-        target = exporter["volumes"][0]["target"]
-        exp["volumeMounts"].append({"name": "exporter-config", "mountPath": target.rsplit("/", 1)[0], "readOnly": True})
-        volumes.append({"name": "exporter-config", "configMap": {"name": f"{base}-exporter"}})
+        volumes.append({"name": "files", "configMap": {"name": f"{base}-files"}})
     select = _selector(app, name)
     labels = _labels(app, db, name, role)
     claim: dict[str, Any] = {
@@ -685,7 +693,7 @@ def render(app: dict[str, Any], opts: dict[str, Any], ns: str, app_pods: dict[st
                 {
                     "apiVersion": "v1",
                     "kind": "ConfigMap",
-                    "metadata": _meta(f"{base}-exporter", ns, labels),
+                    "metadata": _meta(f"{base}-files", ns, labels),
                     "data": files,
                 }
             )

@@ -22,6 +22,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -277,7 +278,7 @@ def _rig_images() -> dict[str, str]:
     env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
     return {
         name: env[f"OPSDECK_IMAGE_{name.upper().replace('-', '_')}"]
-        for name in ("postgresql", "postgres-exporter", "redis", "redis-exporter")
+        for name in ("postgresql", "postgres-exporter", "redis", "redis-exporter", "mariadb", "mysqld-exporter")
         if f"OPSDECK_IMAGE_{name.upper().replace('-', '_')}" in env
     }
 
@@ -352,7 +353,10 @@ class DockerPods:
                     f.write_text(data[item["key"]])
                     os.chown(f, 0, int(gid))  # kubelet: the file's group is the fsGroup
                     f.chmod(mode)
-                args += ["-v", f"{directory}:{m['mountPath']}:ro"]
+                if m.get("subPath"):  # one file of the volume at its own path
+                    args += ["-v", f"{directory / m['subPath']}:{m['mountPath']}:ro"]
+                else:
+                    args += ["-v", f"{directory}:{m['mountPath']}:ro"]
         return args
 
     def _run_args(self, c: dict[str, Any], pod: dict[str, Any], env: Path, mounts: list[str]) -> list[str]:
@@ -416,7 +420,7 @@ class DockerPods:
         wait_until(
             f"the readiness probe of {name}",
             lambda: _docker("exec", name, *probe, check=False).returncode == 0 or None,
-            timeout=90,
+            timeout=float(os.environ.get("K8SDB_PROBE_TIMEOUT", "90")),
         )
         for c in sidecars:
             env = self._env_file(c, secrets)
@@ -447,7 +451,8 @@ def test_the_rendered_pods_work_when_their_containers_really_run(tmp_path: Path)
     images = _rig_images()
     if _docker("info", check=False).returncode != 0:
         pytest.skip("no Docker engine")
-    app = shop("podrun")
+    legacy = {"name": "legacy", "engine": "mariadb", "managed": True, "resources": {"memory": "256Mi"}}
+    app = shop("podrun", databases=[*shop("podrun")["databases"], legacy])
     ns = "podrun"
     (rel,) = render_apps(normalize_apps([app], environment="dev", registry="127.0.0.1:5000"), {})
     manifests = keep_or_generate(lambda _ns, _name: None, fill_secrets(rel["manifests"], app["secrets"]))
@@ -460,9 +465,14 @@ def test_the_rendered_pods_work_when_their_containers_really_run(tmp_path: Path)
     sets = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "StatefulSet"}
     pods = DockerPods(tmp_path, images)
     try:
-        primary = pods.start(sets["podrun-orders-db"], secrets, configs, [f"podrun-orders-db.{ns}.svc"])
+        # the primaries side by side (as the StatefulSet controller starts them), then the replica
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            started = [
+                pool.submit(pods.start, sets[f"podrun-{db}-db"], secrets, configs, [f"podrun-{db}-db.{ns}.svc"])
+                for db in ("orders", "cache", "legacy")
+            ]
+            primary, cache, maria = (f.result() for f in started)
         replica = pods.start(sets["podrun-orders-db-replica"], secrets, configs, [f"podrun-orders-db-replica.{ns}.svc"])
-        cache = pods.start(sets["podrun-cache-db"], secrets, configs, [f"podrun-cache-db.{ns}.svc"])
 
         # the app, with the connection Secret as its environment, writes through DATABASE_URL and REDIS_URL
         conn = tmp_path / "app.env"
@@ -481,6 +491,15 @@ def test_the_rendered_pods_work_when_their_containers_really_run(tmp_path: Path)
             'redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" SET k v && redis-cli -h "$REDIS_HOST" GET k',
         )  # fmt: skip
         assert done.stdout.split()[-1] == "v", done.stdout + done.stderr
+        done = _docker(
+            "run", "--rm", "--network", pods.network, "--env-file", str(conn), "--entrypoint", "/bin/sh",
+            images["mariadb"], "-c",
+            'mariadb -h "$MYSQL_HOST" -P "$MYSQL_TCP_PORT" -u "$MYSQL_USER" "$MYSQL_DATABASE" -N '
+            '-e "CREATE TABLE t (id int); INSERT INTO t VALUES (7); SELECT id FROM t"',
+        )  # fmt: skip
+        assert done.stdout.split() == ["7"], done.stdout + done.stderr
+        pool_size = _docker("exec", maria, "mariadb", "--user=root", "-N", "-e", "SELECT @@innodb_buffer_pool_size")
+        assert pool_size.stdout.strip() == str(128 * 1024 * 1024)  # half of resources.memory
 
         # the replica streams the row from the primary
         wait_until(
@@ -498,7 +517,12 @@ def test_the_rendered_pods_work_when_their_containers_really_run(tmp_path: Path)
         assert recovery.stdout.strip() == "t"
 
         # the exporters log in with their own credentials and answer on the metrics port
-        for name, port, up in ((primary, 9187, "pg_up 1"), (replica, 9187, "pg_up 1"), (cache, 9121, "redis_up 1")):
+        for name, port, up in (
+            (primary, 9187, "pg_up 1"),
+            (replica, 9187, "pg_up 1"),
+            (cache, 9121, "redis_up 1"),
+            (maria, 9104, "mysql_up 1"),
+        ):
             text = wait_until(
                 f"the exporter of {name}",
                 lambda name=name, port=port, up=up: (lambda t: t if up in t else None)(

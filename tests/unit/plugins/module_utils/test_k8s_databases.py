@@ -68,7 +68,7 @@ def test_a_postgres_with_a_replica_gets_its_objects_before_the_apps_workload() -
     db = [n for n in names if "orders" in n[1]]
     assert db == [
         ("Secret", "shop-orders-db-credentials"),
-        ("ConfigMap", "shop-orders-db-exporter"),
+        ("ConfigMap", "shop-orders-db-files"),
         ("NetworkPolicy", "shop-orders-db"),
         ("Service", "shop-orders-db-headless"),
         ("Service", "shop-orders-db"),
@@ -211,8 +211,30 @@ def test_each_engine_gets_its_exporter_sidecar_on_a_metrics_port_the_service_mon
     assert pg["DATA_SOURCE_PASS"] == {"secretKeyRef": {"name": "shop-orders-db-credentials", "key": "exporter"}}
     redis = env_of(container(find(rel, "StatefulSet", "shop-cache-db"), "exporter"))
     assert redis["REDIS_ADDR"] == "redis://127.0.0.1:6379"
-    queries = find(rel, "ConfigMap", "shop-orders-db-exporter")["data"]
-    assert queries == {d.EXPORTER_QUERIES_FILE: d.POSTGRES_EXPORTER_QUERIES}
+    queries = find(rel, "ConfigMap", "shop-orders-db-files")["data"]
+    assert queries == d.exporter_files({"engine": "postgres"})
+
+
+@pytest.mark.parametrize("db", [PG, REDIS, MARIADB], ids=lambda db: db["engine"])
+def test_the_files_the_compose_project_binds_are_mounted_from_a_config_map(db: dict[str, Any]) -> None:
+    """Each bind of ``./<file>`` in the docker side's definition, at the same path, by subPath."""
+    app = normalize_apps([shop(db)], environment="dev")[0]
+    compose = d.definition(app, 0, replica=0, images=kd.IMAGES, exporter_images=kd.EXPORTER_IMAGES)
+    rel = release(shop(db))
+    sts = find(rel, "StatefulSet", f"shop-{db['name']}-db")
+    files = d.exporter_files({"engine": db["engine"]})
+    for service, name in (("server", db["engine"]), ("exporter", "exporter")):
+        binds = {
+            v["target"]: v["source"][2:]
+            for v in compose["services"][service].get("volumes") or []
+            if v["type"] == "bind" and v["source"].startswith("./")
+        }
+        mounted = {m["mountPath"]: m["subPath"] for m in container(sts, name)["volumeMounts"] if m["name"] == "files"}
+        assert mounted == binds
+    if files:
+        assert find(rel, "ConfigMap", f"shop-{db['name']}-db-files")["data"] == files
+        (volume,) = [v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "files"]
+        assert volume["configMap"] == {"name": f"shop-{db['name']}-db-files"}
 
 
 def test_the_app_reaches_its_databases_and_nothing_else_does() -> None:
