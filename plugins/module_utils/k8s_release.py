@@ -64,6 +64,26 @@ CHANGING = "written-by-this-run"
 _VOLATILE_META = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid", "selfLink")
 
 
+def resource_of(client: Any, api_version: str, kind: str) -> Any | None:
+    """The client's resource for (apiVersion, kind), or None when the cluster does not serve it.
+
+    Remembered per client, misses included: the DynamicClient's discovery answers a kind it
+    does not know (the Prometheus Operator's, on a cluster without them) by invalidating its
+    cache and fetching the whole discovery again, on every lookup; for 50 apps that was
+    several hundred requests of a no-change run.
+    """
+    from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+    cache = client.__dict__.setdefault("_opsdeck_resources", {})
+    key = (api_version, kind)
+    if key not in cache:
+        try:
+            cache[key] = client.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            cache[key] = None
+    return cache[key]
+
+
 class ReleaseError(Exception):
     """The release failed; ``result`` is what the module returns with the failure."""
 
@@ -304,12 +324,7 @@ class Release:
     # -- API helpers ---------------------------------------------------------------------------
 
     def _resource(self, api_version: str, kind: str) -> Any | None:
-        from kubernetes.dynamic.exceptions import ResourceNotFoundError
-
-        try:
-            return self.client.resources.get(api_version=api_version, kind=kind)
-        except ResourceNotFoundError:
-            return None
+        return resource_of(self.client, api_version, kind)
 
     def _get(self, resource: Any, name: str, namespace: str | None) -> dict[str, Any] | None:
         from kubernetes.dynamic.exceptions import NotFoundError
@@ -802,25 +817,25 @@ class LiveIndex:
     """
 
     def __init__(self, client: Any, workers: int = 4) -> None:
-        from kubernetes.dynamic.exceptions import ResourceNotFoundError
-
         self._items: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = {}
         self._namespaces: dict[str, dict[str, Any]] | None = None
         selector = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
 
         def listed(entry: tuple[str, str]) -> tuple[str, Any]:
             api_version, kind = entry
-            try:
-                resource = client.resources.get(api_version=api_version, kind=kind)
-                return kind, client.get(resource, label_selector=selector).to_dict().get("items") or []
-            except ResourceNotFoundError:
+            resource = resource_of(client, api_version, kind)
+            if resource is None:
                 return kind, []
+            try:
+                return kind, client.get(resource, label_selector=selector).to_dict().get("items") or []
             except Exception as exc:  # 403 (namespaced rights only), or a list the server refuses
                 if _status(exc) is None:
                     raise
                 return kind, None
 
         kinds = [("v1", "Namespace"), *PRUNABLE]
+        for api_version, kind in kinds:  # discovery once, before the threads
+            resource_of(client, api_version, kind)
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             answers = list(pool.map(listed, kinds))
         for (api_version, _kind), (kind, items) in zip(kinds, answers, strict=True):
@@ -868,7 +883,7 @@ def prune_apps(
         raise ReleaseError(
             "pruning apps needs a release set (k8s_app_release_set): the label that says which apps are ours"
         )
-    resource = client.resources.get(api_version="v1", kind="Namespace")
+    resource = resource_of(client, "v1", "Namespace")
     items = client.get(resource, label_selector=release_set_selector(release_set)).to_dict().get("items") or []
     pruned, diff = [], []
     for ns in sorted(items, key=lambda i: i["metadata"]["name"]):

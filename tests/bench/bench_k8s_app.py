@@ -10,10 +10,11 @@ Ingress), the manifests rendered by k8s_manifests.render_apps are applied
 
 1. baseline: with one `kubectl apply --server-side --force-conflicts` of all of them (one
    process, discovery once), then the same command again (no change);
-2. ours: with k8s_release's Release, one app after the other in this process, without the
-   rollout wait (kubectl does not wait either): its dry-run of every object, the comparison,
-   the apply of what changed and the prune listing; then again (no change: dry-runs and
-   listings, no write).
+2. ours: with k8s_release's ``deploy`` (what the module runs), one app after the other in
+   this process, without the rollout wait (kubectl does not wait either): one cluster-wide
+   list per kind (the LiveIndex), a dry-run of every new or changed object, the comparison,
+   the apply of what changed and the prune; then again (no change: the lists, and objects
+   found unchanged by their manifest hash and fields, with no dry-run and no write).
 
 Each side has its own namespaces (prefixes bk- and bo-). Prints the times, how they grow
 with N, and the ratios ours/baseline (targets: first apply 2.0 or less, no-change run 1.5 or
@@ -42,7 +43,7 @@ from kubernetes import client, config  # noqa: E402
 from kubernetes.dynamic import DynamicClient  # noqa: E402
 
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import render_apps  # noqa: E402
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, fill_secrets  # noqa: E402
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import deploy, fill_secrets  # noqa: E402
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps  # noqa: E402
 
 STATE = Path(os.environ.get("OPSDECK_RIG_STATE", ROOT / "tests" / "rig" / ".state"))
@@ -97,10 +98,8 @@ def kubectl_apply(kubectl: list[str], path: Path) -> float:
 
 def ours(dynamic: DynamicClient, rels: list[dict]) -> tuple[float, int]:
     start = time.monotonic()
-    changed = 0
-    for rel in rels:
-        result = Release(dynamic, rel, secrets=secrets_of(rel), wait=False).run()
-        changed += sum(1 for o in result["objects"] if o["action"] != "unchanged")
+    result = deploy(dynamic, rels, {rel["app"]: secrets_of(rel) for rel in rels}, wait=False)
+    changed = sum(1 for r in result["releases"] for o in r["objects"] if o["action"] != "unchanged")
     return time.monotonic() - start, changed
 
 

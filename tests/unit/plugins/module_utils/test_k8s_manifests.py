@@ -416,3 +416,83 @@ def test_ingress_follows_the_apps_edge_block() -> None:
     plain = find(render(WEB)[0], "Ingress")["metadata"]["annotations"]
     assert plain["nginx.ingress.kubernetes.io/limit-rps"] == "20"
     assert "nginx.ingress.kubernetes.io/enable-cors" not in plain
+
+
+def test_the_edge_blocks_security_headers_go_to_a_configmap_named_by_custom_headers() -> None:
+    edge = {"hsts_max_age_s": 600, "headers": {"X-Frame-Options": None, "Permissions-Policy": "camera=()"}}
+    (rel,) = render({**WEB, "edge": edge})
+    ing = find(rel, "Ingress")
+    cm = find(rel, "ConfigMap", "web-edge-headers")
+    assert ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/custom-headers"] == "web/web-edge-headers"
+    assert "nginx.ingress.kubernetes.io/configuration-snippet" not in ing["metadata"]["annotations"]
+    # the edge role's computation (edge.security_headers), not a copy: same headers, same order
+    normalized = normalize_apps([{**WEB, "edge": edge}])[0]
+    assert list(cm["data"].items()) == [tuple(h) for h in km.security_headers(normalized["edge"], True)]
+    assert cm["data"]["Strict-Transport-Security"] == "max-age=600; includeSubDomains"
+    assert "X-Frame-Options" not in cm["data"] and cm["data"]["Permissions-Policy"] == "camera=()"
+    kinds_before_ingress = kinds(rel)[: kinds(rel).index("Ingress")]
+    assert kinds_before_ingress[-1] == "ConfigMap"  # applied before the Ingress that names it
+
+
+def test_no_hsts_without_tls_and_edge_headers_can_be_turned_off() -> None:
+    ports = [{"name": "http", "port": 8080, "public": True, "host": "web.example.com", "tls": False}, WEB["ports"][1]]
+    plain = {**WEB, "ports": ports}
+    cm = find(render(plain)[0], "ConfigMap", "web-edge-headers")
+    assert "Strict-Transport-Security" not in cm["data"] and cm["data"]["X-Content-Type-Options"] == "nosniff"
+    (rel,) = render(WEB, edge_headers=False)
+    assert "web-edge-headers" not in [m["metadata"]["name"] for m in rel["manifests"]]
+    assert "nginx.ingress.kubernetes.io/custom-headers" not in find(rel, "Ingress")["metadata"]["annotations"]
+
+
+def test_pre_deploy_hooks_are_jobs_with_the_new_image_env_secrets_and_hardening_before_the_workload() -> None:
+    hooks = {
+        "pre_deploy": [
+            {"name": "migrate", "command": ["/app/migrate"], "timeout_s": 90},
+            {"name": "seed", "command": ["/app/seed"]},
+        ]
+    }
+    (rel,) = render({**WEB, "hooks": hooks, "volumes": [{"name": "data", "path": "/data"}]})
+    order = kinds(rel)
+    assert order.index("Job") < order.index("StatefulSet") and order.count("Job") == 2
+    jobs = [m for m in rel["manifests"] if m["kind"] == "Job"]
+    migrate = jobs[0]
+    assert migrate["metadata"]["name"].startswith("web-pre-deploy0-")
+    assert migrate["metadata"]["annotations"]["opsdeck.io/hook"] == "migrate"
+    assert migrate["spec"]["backoffLimit"] == 0 and migrate["spec"]["activeDeadlineSeconds"] == 90
+    assert jobs[1]["spec"]["activeDeadlineSeconds"] == 300
+    pod = migrate["spec"]["template"]
+    (c,) = pod["spec"]["containers"]
+    assert c["image"] == "127.0.0.1:5000/acme/web:1.2.0" and c["command"] == ["/app/migrate"]
+    assert c["envFrom"] == [{"configMapRef": {"name": "web-env"}}, {"secretRef": {"name": "web-secrets"}}]
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]} and c["securityContext"]["runAsNonRoot"]
+    assert "ports" not in c and "readinessProbe" not in c
+    assert all(m["name"] != "data" for m in c.get("volumeMounts", []))  # a claim is one StatefulSet pod's
+    assert pod["spec"]["restartPolicy"] == "Never"
+    # not selected by the Service / PDB / workload, but by the egress policies (DNS)
+    assert "app.kubernetes.io/name" not in pod["metadata"]["labels"]
+    assert pod["metadata"]["labels"]["app.kubernetes.io/instance"] == "web"
+    dns = find(rel, "NetworkPolicy", "web-allow-dns")
+    assert dns["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/instance": "web"}}
+    # a new image is a new Job (a new revision to prepare); the same one keeps its name
+    (newer,) = render({**WEB, "hooks": hooks, "image": "acme/web:1.3.0"})
+
+    def names(r: dict[str, Any]) -> list[str]:
+        return [m["metadata"]["name"] for m in r["manifests"] if m["kind"] == "Job"]
+
+    assert names(newer) != names(render({**WEB, "hooks": hooks})[0])
+    assert names(render({**WEB, "hooks": hooks})[0]) == names(render({**WEB, "hooks": hooks})[0])
+    # room in the quota for the hook's pod beside the app's and the rollout's
+    assert find(render({**WEB, "hooks": hooks})[0], "ResourceQuota")["spec"]["hard"]["pods"] == "5"
+    assert find(render(WEB)[0], "ResourceQuota")["spec"]["hard"]["pods"] == "4"
+
+
+def test_release_set_labels_every_object_but_not_the_pod_template() -> None:
+    (rel,) = render(WEB, release_set="prod-eu")
+    assert rel["release_set"] == "prod-eu"
+    for m in rel["manifests"]:
+        assert m["metadata"]["labels"]["opsdeck.io/release-set"] == "prod-eu", m["kind"]
+    template = find(rel, "Deployment")["spec"]["template"]
+    assert "opsdeck.io/release-set" not in template["metadata"]["labels"]  # adding it rolls no pod
+    assert "opsdeck.io/release-set" not in find(render(WEB)[0], "Namespace")["metadata"]["labels"]
+    with pytest.raises(km.K8sRenderError, match="option 'release_set': 'not a label' is not a label value"):
+        render(WEB, release_set="not a label")

@@ -115,3 +115,11 @@ def test_a_kubeconfig_that_does_not_load_fails_clearly(
     monkeypatch.setattr(module.config, "new_client_from_config", broken)
     out = run({"releases": [release("a")], "kubeconfig": "/nowhere/kubeconfig"}, capsys)
     assert out["msg"] == "cannot load the kubeconfig /nowhere/kubeconfig: no such file"
+
+
+def test_pruning_apps_with_an_empty_model_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run({"releases": [], "prune_apps": True, "release_set": "prod"}, capsys)
+    assert out["failed"] is True
+    assert out["msg"].startswith("prune_apps: keep_namespaces is empty; an empty model would delete every app")
+    out = run({"releases": [release("a")], "prune_apps": True, "keep_namespaces": ["a"]}, capsys)
+    assert out["msg"] == "prune_apps is True but all of the following are missing: release_set"
