@@ -23,7 +23,8 @@ run the same servers from one description:
   "restricted" needs numbers to verify), read-only root filesystem with ``emptyDir`` for
   ``/tmp`` (sockets, pid files, the Redis auth file) and ``/dev/shm`` (PostgreSQL), every
   capability dropped, seccomp RuntimeDefault, ``fsGroup`` so the volume is writable;
-- the credentials: one Secret per database, ``<app>-<db>-db-credentials``, whose passwords are
+- the credentials: one Secret per database, ``<app>-<db>-db-credentials`` (kept, like the
+  volume, when the database leaves the model: it has no prune label), whose passwords are
   generated ONCE: the rendered Secret only names the keys to generate (annotation
   ``opsdeck.io/generate``) and carries templates of the values derived from them
   (``stringData``, with tokens in place of passwords: no secret is in a rendered manifest, a
@@ -66,6 +67,7 @@ LABEL_NAME = "app.kubernetes.io/name"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_DATABASE = "opsdeck.io/database"
 LABEL_ROLE = "opsdeck.io/database-role"
+LABEL_APP = "opsdeck.io/app"
 GENERATE = "opsdeck.io/generate"
 CONFIG_HASH = "opsdeck.io/database-config-hash"
 
@@ -678,10 +680,16 @@ def render(app: dict[str, Any], opts: dict[str, Any], ns: str, app_pods: dict[st
         texts = [*derived.values(), *client_view.values()]
         generate = {key for text in texts for ref, key in _TOKEN.findall(text) if ref == secret}
         generate |= {key for sts in sets for key in _key_refs(sts, secret) if key in d.CREDENTIALS}
+        # Not pruned: without the instance label the release's prune selector does not find it, so a
+        # database removed from the model keeps its credentials as long as its claim keeps the data
+        # (persistentVolumeClaimRetentionPolicy Retain); adding it back finds both. The namespace's
+        # removal (state: absent) takes both.
+        kept = {k: v for k, v in labels.items() if k != LABEL_INSTANCE}
+        kept[LABEL_APP] = app["name"]
         cred: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": _meta(secret, ns, labels, annotations={GENERATE: ",".join(sorted(generate))}),
+            "metadata": _meta(secret, ns, kept, annotations={GENERATE: ",".join(sorted(generate))}),
             "type": "Opaque",
         }
         if derived:

@@ -33,7 +33,7 @@ from kubernetes.client.rest import ApiException
 
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases import keep_or_generate
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import render_apps
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import fill_secrets
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, fill_secrets
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 
 from .conftest import ROOT, Cluster, pod_ready, wait_until
@@ -187,6 +187,32 @@ def test_role_runs_the_managed_databases_and_keeps_their_credentials(
     assert _secret(core, name, f"{name}-orders-db-credentials") == creds
     assert _secret(core, name, f"{name}-databases") == connection
     assert {s: apps.read_namespaced_stateful_set(s, name).metadata.generation for s in sets} == generations
+
+    # a database that leaves the model: its objects are pruned, its claim and credentials stay;
+    # back in the model, it finds both (the release module directly, to keep this short)
+    def release(model: dict[str, Any]) -> dict[str, Any]:
+        (rel,) = render_apps(
+            normalize_apps([model], environment="dev", registry="127.0.0.1:5000"), {"storage_class": volumes}
+        )
+        return Release(cluster.dynamic, rel, secrets=model["secrets"], wait_timeout=60, poll=0.5).run()
+
+    without = release({**app, "databases": app["databases"][:1]})
+    assert ("StatefulSet", f"{name}-cache-db") in {(p["kind"], p["name"]) for p in without["pruned"]}
+    assert not any(p["name"] == f"{name}-cache-db-credentials" for p in without["pruned"])
+    wait_until(
+        "the cache's StatefulSet deleted",
+        lambda: f"{name}-cache-db" not in {s.metadata.name for s in apps.list_namespaced_stateful_set(name).items},
+        timeout=30,
+    )
+    assert _secret(core, name, f"{name}-cache-db-credentials") == redis
+    assert f"data-{name}-cache-db-0" in {
+        c.metadata.name for c in core.list_namespaced_persistent_volume_claim(name).items
+    }
+    back = release(app)
+    assert back["rollout"]["state"] == "done"
+    assert _secret(core, name, f"{name}-cache-db-credentials") == redis
+    assert _secret(core, name, f"{name}-databases")["REDIS_PASSWORD"] == redis["admin"]
+    assert apps.read_namespaced_stateful_set(f"{name}-cache-db", name).status.ready_replicas == 1
 
 
 def test_role_refuses_bad_databases_before_applying_anything(cluster: Cluster, runner: Runner) -> None:

@@ -82,10 +82,14 @@ def test_a_postgres_with_a_replica_gets_its_objects_before_the_apps_workload() -
     ]
     assert names.index(("Secret", "shop-databases")) < names.index(("Deployment", "shop"))
     assert names.index(("StatefulSet", "shop-orders-db")) < names.index(("Deployment", "shop"))
-    # every object carries the prune labels of the app
+    # every object carries the prune labels of the app but the credentials, which stay with the claims
+    selector = dict(part.split("=") for part in rel["selector"].split(","))
     for m in rel["manifests"]:
-        assert m["metadata"]["labels"][km.LABEL_MANAGED_BY] == "opsdeck"
-        assert m["metadata"]["labels"][km.LABEL_INSTANCE] == "shop"
+        labels = m["metadata"]["labels"]
+        pruned = all(labels.get(k) == v for k, v in selector.items())
+        assert pruned != m["metadata"]["name"].endswith("-credentials"), m["metadata"]["name"]
+        assert labels[km.LABEL_MANAGED_BY] == "opsdeck"
+    assert find(rel, "Secret", "shop-orders-db-credentials")["metadata"]["labels"][kd.LABEL_APP] == "shop"
     primary = find(rel, "StatefulSet", "shop-orders-db")
     replica = find(rel, "StatefulSet", "shop-orders-db-replica")
     assert primary["spec"]["replicas"] == 1 and replica["spec"]["replicas"] == 2
