@@ -69,6 +69,9 @@ LABEL_DATABASE = "opsdeck.io/database"
 LABEL_ROLE = "opsdeck.io/database-role"
 LABEL_APP = "opsdeck.io/app"
 GENERATE = "opsdeck.io/generate"
+VERSION = "opsdeck.io/database-version"
+ENGINE = "opsdeck.io/database-engine"
+UPGRADE = "opsdeck.io/database-upgrade"
 CONFIG_HASH = "opsdeck.io/database-config-hash"
 
 # The server and exporter images: the references the role ``database`` uses by default
@@ -689,7 +692,7 @@ def render(app: dict[str, Any], opts: dict[str, Any], ns: str, app_pods: dict[st
         cred: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": _meta(secret, ns, kept, annotations={GENERATE: ",".join(sorted(generate))}),
+            "metadata": _meta(secret, ns, kept, annotations=_version_annotations(db, generate)),
             "type": "Opaque",
         }
         if derived:
@@ -755,6 +758,47 @@ def render(app: dict[str, Any], opts: dict[str, Any], ns: str, app_pods: dict[st
             }
         )
     return {"manifests": out, "connection": connection, "pods": pods, "claims": claims}
+
+
+def _version_annotations(db: dict[str, Any], generate: set[str]) -> dict[str, str]:
+    """The keys to generate, and the version of the data the credentials belong to: the live
+    Secret's says what runs (it is written with each apply and outlives the StatefulSet)."""
+    out = {GENERATE: ",".join(sorted(generate)), VERSION: str(db["version"]), ENGINE: db["engine"]}
+    if db.get("upgrade"):
+        out[UPGRADE] = str(db["upgrade"])
+    return out
+
+
+def version_problem(manifest: dict[str, Any], live: dict[str, Any] | None) -> str | None:
+    """Why a credentials Secret's database must not be applied over the version that runs.
+
+    database.version_problem's verdict (a major change needs ``upgrade: dump_restore``, a major
+    downgrade is refused); on Kubernetes a major change is refused even with the upgrade path,
+    which only the docker hosts' role implements so far.
+    """
+    meta = manifest["metadata"]
+    annotations = meta.get("annotations") or {}
+    deployed = ((live or {}).get("metadata", {}).get("annotations") or {}).get(VERSION)
+    if VERSION not in annotations or not deployed:
+        return None
+    engine, version = annotations[ENGINE], annotations[VERSION]
+    labels = meta.get("labels") or {}
+    project = {
+        "engine": engine,
+        "version": version,
+        "major": d.major_version(engine, version),
+        "upgrade": annotations.get(UPGRADE),
+        "server": f"{meta['name'].removesuffix('-credentials')} in namespace {meta['namespace']}",
+        "field": f"app '{labels.get(LABEL_APP)}': database '{labels.get(LABEL_DATABASE)}': field 'version'",
+    }
+    problem = d.version_problem(project, deployed)
+    if problem is None and project["major"] != d.major_version(engine, deployed):
+        problem = (
+            f"{project['field']}: {version!r} is a major-version change from {deployed!r} ({project['server']}); "
+            "upgrade: dump_restore is implemented on docker hosts only, not on Kubernetes yet; "
+            f"keep version {deployed!r}"
+        )
+    return problem
 
 
 def _key_refs(sts: dict[str, Any], secret: str) -> set[str]:
@@ -858,7 +902,9 @@ def keep_or_generate(
     manifests: list[dict[str, Any]],
     generate: Callable[[], str] = generate_password,
 ) -> list[dict[str, Any]]:
-    """The manifests with the values of every Secret marked ``opsdeck.io/generate`` in ``data``.
+    """The manifests with the values of every Secret marked ``opsdeck.io/generate`` in ``data``;
+    raises K8sDatabaseError when a database's version may not replace the one that runs
+    (``version_problem``, from the live Secret's annotation).
 
     ``client_get(namespace, name)`` returns the Secret on the cluster (its ``data`` base64, as
     the API gives it) or None. A key named in the annotation keeps the cluster's value, or gets
@@ -867,6 +913,7 @@ def keep_or_generate(
     values never leave the returned manifests (which the release masks in its diff).
     """
     values: dict[tuple[str, str], str] = {}
+    problems: list[str] = []
     out = []
     for m in manifests:
         annotations = (m.get("metadata") or {}).get("annotations") or {}
@@ -877,6 +924,9 @@ def keep_or_generate(
         meta = m["metadata"]
         keys = [k for k in annotations[GENERATE].split(",") if k]
         live = client_get(meta["namespace"], meta["name"]) if keys else None
+        problem = version_problem(m, live)
+        if problem:
+            problems.append(problem)
         live_data = (live or {}).get("data") or {}
         data: dict[str, str] = {}
         for key in keys:
@@ -898,6 +948,9 @@ def keep_or_generate(
             data[key] = _TOKEN.sub(resolve, template)
         m["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in sorted(data.items())}
         out.append(m)
+    if problems:
+        # before anything of the release is applied (the release module calls this first)
+        raise K8sDatabaseError(problems)
     return out
 
 

@@ -404,3 +404,46 @@ def test_the_quota_grows_by_what_admission_gives_the_database_pods() -> None:
         "persistentvolumeclaims": "1",
         "requests.storage": "1Gi",
     }
+
+
+def _with_version(rel: dict[str, Any], version: str, upgrade: str | None = None) -> list[dict[str, Any]]:
+    """The release's manifests as a later model would render them (the image table has only 15)."""
+    out = json.loads(json.dumps(rel["manifests"]))
+    creds = next(m for m in out if m["metadata"]["name"] == "shop-orders-db-credentials")
+    creds["metadata"]["annotations"][kd.VERSION] = version
+    if upgrade:
+        creds["metadata"]["annotations"][kd.UPGRADE] = upgrade
+    return out
+
+
+@pytest.mark.parametrize(
+    ("version", "upgrade", "message"),
+    [
+        ("15.8", None, None),
+        (
+            "16",
+            None,
+            "app 'shop': database 'orders': field 'version': '16' is a major-version change from '15' "
+            "(running as shop-orders-db in namespace shop); the volume is never recreated, so set upgrade: "
+            "dump_restore",
+        ),
+        ("14", None, "going back to major version 14 is refused"),
+        ("16", "dump_restore", "upgrade: dump_restore is implemented on docker hosts only, not on Kubernetes yet"),
+    ],
+)
+def test_a_major_version_change_is_refused_from_the_version_the_cluster_runs(
+    version: str, upgrade: str | None, message: str | None
+) -> None:
+    rel = release(shop(PG))
+    creds = find(rel, "Secret", "shop-orders-db-credentials")
+    assert creds["metadata"]["annotations"][kd.VERSION] == "15"
+    live = {("shop", "shop-orders-db-credentials"): {"metadata": {"annotations": {kd.VERSION: "15"}}, "data": {}}}
+    manifests = _with_version(rel, version, upgrade)
+    if message is None:
+        kd.keep_or_generate(lambda ns, name: live.get((ns, name)), manifests)
+        return
+    with pytest.raises(kd.K8sDatabaseError) as err:
+        kd.keep_or_generate(lambda ns, name: live.get((ns, name)), manifests)
+    assert message in str(err.value)
+    # a fresh cluster (no Secret yet) has nothing to protect
+    kd.keep_or_generate(lambda _ns, _name: None, manifests)
