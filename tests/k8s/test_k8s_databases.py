@@ -31,7 +31,11 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases import keep_or_generate
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases import (
+    VERSION,
+    K8sDatabaseError,
+    keep_or_generate,
+)
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, fill_secrets
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
@@ -195,6 +199,20 @@ def test_role_runs_the_managed_databases_and_keeps_their_credentials(
             normalize_apps([model], environment="dev", registry="127.0.0.1:5000"), {"storage_class": volumes}
         )
         return Release(cluster.dynamic, rel, secrets=model["secrets"], wait_timeout=60, poll=0.5).run()
+
+    # a major-version change from what runs (the live Secret's record) is refused before anything is applied
+    (rel,) = render_apps(
+        normalize_apps([app], environment="dev", registry="127.0.0.1:5000"), {"storage_class": volumes}
+    )
+    for m in rel["manifests"]:
+        if m["metadata"]["name"] == f"{name}-orders-db-credentials":
+            m["metadata"]["annotations"][VERSION] = "16"  # as a model with version 16 renders it
+    with pytest.raises(K8sDatabaseError) as err:
+        Release(cluster.dynamic, rel, secrets=app["secrets"]).run()
+    assert f"app '{name}': database 'orders': field 'version': '16' is a major-version change from '15'" in str(
+        err.value
+    )
+    assert core.read_namespaced_secret(f"{name}-orders-db-credentials", name).metadata.annotations[VERSION] == "15"
 
     without = release({**app, "databases": app["databases"][:1]})
     assert ("StatefulSet", f"{name}-cache-db") in {(p["kind"], p["name"]) for p in without["pruned"]}
