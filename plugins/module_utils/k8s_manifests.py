@@ -924,7 +924,7 @@ def render_app(
     out = with_databases(app, opts, out)
     if opts["release_set"]:
         for m in out:
-            m["metadata"]["labels"][LABEL_RELEASE_SET] = opts["release_set"]
+            m["metadata"].setdefault("labels", {})[LABEL_RELEASE_SET] = opts["release_set"]
     return out
 
 

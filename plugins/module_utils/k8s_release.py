@@ -24,9 +24,12 @@ Used by the module ``opsdeck.platform.k8s_release``; the manifests come from
   runs out fails without a rollback: it is slow, not failed;
 - objects of the app (by label) that the release no longer has are deleted (prune).
 
-The reads (one list per kind, found by the prune labels, instead of a GET per object) and
-the dry-runs of one release run on a few threads; the writes go one after the other, in
-apply order.
+The reads (one list per kind for the whole run, the LiveIndex, instead of a GET per object)
+and the dry-runs of one release run on a few threads. An object that carries the hash of its
+manifest and every field of it with its value is not even dry-run (``unchanged``). The
+writes keep the order that matters: what the workload needs (quota, limits, RBAC, config,
+secrets, policies, Service) on a few threads, then each hook Job, then the workload, then
+what refers to it (PDB, HPA, Ingress, monitoring) on a few threads.
 """
 
 from __future__ import annotations
@@ -437,25 +440,42 @@ class Release:
         workloads = [(self._stamp(m, changing), r, before) for m, r, before in prepared if m["kind"] in WORKLOAD_KINDS]
         decided = {(e[0]["kind"], e[0]["metadata"]["name"]): e for e in first + self._parallel(decide, workloads)}
         workload_changed = False
+        batch: list[tuple[dict[str, Any], Any, Any, Any]] = []
+
+        def write(entry: tuple[dict[str, Any], Any, Any, Any]) -> tuple[dict[str, Any], Any, Any]:
+            m, resource, before, after = entry
+            if not self.check_mode:
+                after = self._apply(resource, m, dry_run=False)
+            return m, before, after
+
+        def flush() -> None:
+            for m, before, after in self._parallel(write, batch):
+                if m["kind"] == "Secret" and not self.check_mode:
+                    self.secret_versions[m["metadata"]["name"]] = after["metadata"].get("resourceVersion", "")
+                self._record(m, "created" if before is None else "updated", before, after)
+            batch.clear()
+
         for m, _resource in plan:
             if m["kind"] == "Namespace" or (m["kind"], m["metadata"]["name"]) not in decided:
                 continue
-            m, resource, before, after, write = decided[(m["kind"], m["metadata"]["name"])]
+            m, resource, before, after, write_it = decided[(m["kind"], m["metadata"]["name"])]
             if m["kind"] in HOOK_KINDS:
-                self._hook(m, resource, before, after, write)
+                flush()  # what the hook reads (ConfigMap, Secret, ServiceAccount) is written first
+                self._hook(m, resource, before, after, write_it)
                 continue
-            if not write:
+            if not write_it:
                 self._record(m, "unchanged", before, after)
                 continue
-            if m["kind"] in WORKLOAD_KINDS and not self.check_mode:
-                m = stamped(self._stamp(m, set()))  # the Secrets it reads are written now: their versions
+            if m["kind"] not in WORKLOAD_KINDS:
+                batch.append((m, resource, before, after))
+                continue
+            flush()
             if not self.check_mode:
+                m = stamped(self._stamp(m, set()))  # the Secrets it reads are written now: their versions
                 after = self._apply(resource, m, dry_run=False)
-                if m["kind"] == "Secret":
-                    self.secret_versions[m["metadata"]["name"]] = after["metadata"].get("resourceVersion", "")
             self._record(m, "created" if before is None else "updated", before, after)
-            if m["kind"] in WORKLOAD_KINDS:
-                workload_changed = True
+            workload_changed = True
+        flush()
         if self.prune:
             self._prune({(m["kind"], m["metadata"]["name"]) for m in self.manifests}, managed)
         if self.wait and not self.check_mode:
