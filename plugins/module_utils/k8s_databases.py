@@ -894,7 +894,7 @@ def with_databases(app: dict[str, Any], opts: dict[str, Any], manifests: list[di
 
 
 def generate_password() -> str:
-    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _position in range(PASSWORD_LENGTH))
 
 
 def keep_or_generate(

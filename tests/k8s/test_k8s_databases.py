@@ -235,7 +235,7 @@ def test_role_runs_the_managed_databases_and_keeps_their_credentials(
 
 def test_role_refuses_bad_databases_before_applying_anything(cluster: Cluster, runner: Runner) -> None:
     """One run, three apps: the model's validation names every finding (app and field) at once."""
-    names = [unique("baddb") for _ in range(3)]
+    names = [unique("baddb") for _case in range(3)]
     cases = [
         (
             shop(names[0], databases=[{"name": "cache", "engine": "redis", "managed": True, "replicas": 1}]),
@@ -569,9 +569,7 @@ def test_the_rendered_pods_work_when_their_containers_really_run(tmp_path: Path)
         ):
             text = wait_until(
                 f"the exporter of {name}",
-                lambda name=name, port=port, up=up: (lambda t: t if up in t else None)(
-                    _try_metrics(pods.address(name), port)
-                ),
+                lambda name=name, port=port, up=up: _metrics_with(pods.address(name), port, up),
                 timeout=30,
             )
             assert up in text
@@ -582,6 +580,12 @@ def test_the_rendered_pods_work_when_their_containers_really_run(tmp_path: Path)
         assert shown.stdout.strip() == "64MB"
     finally:
         pods.close()
+
+
+def _metrics_with(address: str, port: int, line: str) -> str | None:
+    """The exporter's metrics once they contain ``line``, else None."""
+    text = _try_metrics(address, port)
+    return text if line in text else None
 
 
 def _try_metrics(address: str, port: int) -> str:

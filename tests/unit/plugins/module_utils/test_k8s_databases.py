@@ -317,7 +317,7 @@ def test_keep_or_generate_generates_once_and_keeps_what_the_cluster_has() -> Non
     }
     assert filled(rel, live) == first
     # a key the cluster's Secret lacks is generated; the others are kept
-    partial = {k: v for k, v in live.items()}
+    partial = dict(live)
     partial[("shop", "shop-orders-db-credentials")] = {
         "data": {"admin": live[("shop", "shop-orders-db-credentials")]["data"]["admin"]}
     }
