@@ -73,18 +73,25 @@ def resource_of(client: Any, api_version: str, kind: str) -> Any | None:
     Remembered per client, misses included: the DynamicClient's discovery answers a kind it
     does not know (the Prometheus Operator's, on a cluster without them) by invalidating its
     cache and fetching the whole discovery again, on every lookup; for 50 apps that was
-    several hundred requests of a no-change run.
+    several hundred requests of a no-change run. Forgotten when the discovery's own cache is
+    replaced (``client.resources.invalidate_cache()``, after CRDs were installed, say).
     """
     from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-    cache = client.__dict__.setdefault("_opsdeck_resources", {})
+    discovered = getattr(client.resources, "_cache", None)
+    memo = client.__dict__.get("_opsdeck_resources")
+    if memo is None or memo[0] is not discovered:
+        memo = (discovered, {})
     key = (api_version, kind)
-    if key not in cache:
+    if key not in memo[1]:
         try:
-            cache[key] = client.resources.get(api_version=api_version, kind=kind)
+            memo[1][key] = client.resources.get(api_version=api_version, kind=kind)
         except ResourceNotFoundError:
-            cache[key] = None
-    return cache[key]
+            memo[1][key] = None
+        # a miss replaced the discovery's cache (it fetched everything again): remember that one
+        memo = (getattr(client.resources, "_cache", None), memo[1])
+    client.__dict__["_opsdeck_resources"] = memo
+    return memo[1][key]
 
 
 class ReleaseError(Exception):

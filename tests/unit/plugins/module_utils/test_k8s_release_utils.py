@@ -130,6 +130,9 @@ def test_resource_lookups_are_remembered_per_client_misses_included() -> None:
         assert kr.resource_of(client, "monitoring.coreos.com/v1", "ServiceMonitor") is None
         assert kr.resource_of(client, "v1", "Secret") == "resource Secret"
     assert client.lookups == [("monitoring.coreos.com/v1", "ServiceMonitor"), ("v1", "Secret")]
+    client._cache = {}  # the discovery was invalidated (CRDs installed): asked again
+    kr.resource_of(client, "monitoring.coreos.com/v1", "ServiceMonitor")
+    assert len(client.lookups) == 3
 
 
 def ns(name: str, app: str, **meta: Any) -> dict[str, Any]:
