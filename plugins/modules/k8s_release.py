@@ -18,6 +18,13 @@ description:
     C(ProgressDeadlineExceeded), or a StatefulSet that made no progress for C(progress_deadline_s)) is rolled back
     to the previous revision and the module fails with the reason; a rollout that is only slow fails at
     O(wait_timeout) without a rollback.
+  - Jobs of the release (the app's C(hooks.pre_deploy)) are run before the workload is applied and waited for; a
+    failed one stops the app with its reason and exit code, and the workload is not applied. A Job found complete
+    (the same revision) is not run again.
+  - A workload's pod template is stamped with the C(resourceVersion) of each Secret it reads, so a new secret value
+    rolls the pods and the same value changes nothing; no hash of a value is written to the cluster.
+  - Objects that carry the hash of their manifest and every field of it are left alone without a dry-run; with three
+    releases or more, what opsdeck manages is listed once per kind for the whole cluster.
   - Built for what M(kubernetes.core.k8s) lacks, namely a dry-run of the whole release before any write, rollback
     of StatefulSets, a failed rollout told apart from a time-out, and Secret values that are never in a
     C(last-applied-configuration) annotation, a diff or a result.
