@@ -139,9 +139,12 @@ def comparable(obj: dict[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
-def mask_secret(obj: dict[str, Any] | None, other: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """A Secret with its values replaced: ``VALUE_HIDDEN``, or ``VALUE_HIDDEN (changed)`` when
-    ``other`` (the other side of a diff) has a different value for the key."""
+def mask_secret(
+    obj: dict[str, Any] | None, other: dict[str, Any] | None = None, *, side: str = "after"
+) -> dict[str, Any] | None:
+    """A Secret with its values replaced: ``VALUE_HIDDEN``; on the ``after`` side of a diff,
+    ``VALUE_HIDDEN (changed)`` where ``other`` (the before side) has another value for the key,
+    so the two sides differ in the diff where the value does, and only there."""
     if obj is None or obj.get("kind") != "Secret":
         return obj
     out = copy.deepcopy(obj)
@@ -149,7 +152,7 @@ def mask_secret(obj: dict[str, Any] | None, other: dict[str, Any] | None = None)
     for field in ("data", "stringData"):
         if isinstance(out.get(field), dict):
             out[field] = {
-                k: HIDDEN if other is None or theirs.get(k) == v else f"{HIDDEN} (changed)"
+                k: HIDDEN if other is None or side == "before" or theirs.get(k) == v else f"{HIDDEN} (changed)"
                 for k, v in out[field].items()
             }
     return out
@@ -360,7 +363,7 @@ class Release:
                 {
                     "before_header": _ident(m),
                     "after_header": _ident(m),
-                    "before": mask_secret(comparable(before), comparable(after)) or {},
+                    "before": mask_secret(comparable(before), comparable(after), side="before") or {},
                     "after": mask_secret(comparable(after), comparable(before)) or {},
                 }
             )

@@ -217,6 +217,15 @@ def test_role_deploys_an_app_hardened_and_a_second_run_changes_nothing(
     # the same value again changes nothing; the cluster holds the Secret's version, no hash of it
     revision = apps.read_namespaced_deployment(name, name).metadata.annotations["deployment.kubernetes.io/revision"]
     rotated = {**new_image, "secrets": {"API_TOKEN": f"token-{name}-rotated"}}
+    dry = runner.run([rotated], "--check", "--diff")  # says so, writes nothing
+    assert recap(dry.stdout)["changed"] == 1
+    lines = {ln.replace(" ", "") for ln in dry.stdout.splitlines()}
+    assert "+API_TOKEN:VALUE_HIDDEN(changed)" in lines, dry.stdout[-3000:]
+    assert f"+opsdeck.io/secret-versions:{name}-secrets=written-by-this-run" in lines, dry.stdout[-3000:]
+    assert f"token-{name}-rotated" not in dry.stdout
+    assert apps.read_namespaced_deployment(name, name).metadata.annotations["deployment.kubernetes.io/revision"] == (
+        revision
+    )
     out = runner.run([rotated])
     assert recap(out.stdout)["changed"] == 1
     dep = apps.read_namespaced_deployment(name, name)

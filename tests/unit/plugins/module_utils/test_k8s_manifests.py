@@ -329,6 +329,8 @@ def test_mask_secret_says_which_keys_changed_not_their_values() -> None:
     before = {"kind": "Secret", "data": {"A": "eA==", "B": "eQ=="}}
     after = {"kind": "Secret", "data": {"A": "eA==", "B": "eg=="}}
     assert kr.mask_secret(after, before)["data"] == {"A": "VALUE_HIDDEN", "B": "VALUE_HIDDEN (changed)"}
+    # the before side hides every value alike: the diff differs where, and only where, a value does
+    assert kr.mask_secret(before, after, side="before")["data"] == {"A": "VALUE_HIDDEN", "B": "VALUE_HIDDEN"}
     assert kr.mask_secret({"kind": "ConfigMap", "data": {"A": "x"}}) == {"kind": "ConfigMap", "data": {"A": "x"}}
 
 
