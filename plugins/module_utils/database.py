@@ -279,18 +279,17 @@ def _server(
             service["entrypoint"] = ["/bin/sh", "-c", _REPLICA_SCRIPT, "replica"]
             service["command"] = _postgres_command(db, True)
     elif engine == "mariadb":
-        # socket and pid file in the tmpfs /tmp (read-only root); MYSQL_UNIX_PORT points the clients there
-        service["environment"] = {
-            "MARIADB_DATABASE": db["name"],
-            "MARIADB_USER": _app_user(db),
-            "MYSQL_UNIX_PORT": "/tmp/mysqld.sock",
-        }
-        service["command"] = [
-            "mariadbd",
-            "--max-connections=151",
-            "--socket=/tmp/mysqld.sock",
-            "--pid-file=/tmp/mysqld.pid",
-        ] + [
+        # The root is read-only, so the socket and pid file go to the tmpfs /tmp. The clients in the
+        # container (the health check, the backup engine's mariadb-dump, an operator's `docker exec
+        # ... mariadb`) read the socket from the option files, which take precedence over
+        # MYSQL_UNIX_PORT; so the project mounts an option file that the packages' my.cnf reads
+        # last (mariadb.conf.d), pointing server and clients at /tmp. (A tmpfs at /run/mysqld
+        # would need the image's uid: Docker 20.10 mounts it root 0755 whatever its mode= says.)
+        service["environment"] = {"MARIADB_DATABASE": db["name"], "MARIADB_USER": _app_user(db)}
+        service["volumes"].append(
+            {"type": "bind", "source": f"./{MARIADB_OPTION_FILE}", "target": MARIADB_OPTION_PATH, "read_only": True}
+        )
+        service["command"] = ["mariadbd", "--max-connections=151"] + [
             f"--{k.replace('_', '-')}={v}"
             for k, v in memory_settings("mariadb", db["resources"]["memory_bytes"]).items()
         ]
@@ -370,11 +369,27 @@ pg_replication:
         description: 1 when the server is a replica (in recovery)
 """
 EXPORTER_QUERIES_FILE = "exporter-queries.yaml"
+# MariaDB: the option file the server's project mounts (see definition()), read after the
+# packages' own (Debian's and the mariadb image's my.cnf include mariadb.conf.d last).
+MARIADB_OPTION_FILE = "opsdeck-client-server.cnf"
+MARIADB_OPTION_PATH = "/etc/mysql/mariadb.conf.d/zz-opsdeck.cnf"
+MARIADB_OPTIONS = """\
+# Managed by opsdeck.platform (database role). The root is read-only: socket and pid file in /tmp.
+[client-server]
+socket = /tmp/mysqld.sock
+
+[mysqld]
+pid-file = /tmp/mysqld.pid
+"""
 
 
 def exporter_files(project: dict[str, Any]) -> dict[str, str]:
-    """Files of a project's directory the exporter mounts (no secret in them)."""
-    return {EXPORTER_QUERIES_FILE: POSTGRES_EXPORTER_QUERIES} if project["engine"] == "postgres" else {}
+    """Files of a project's directory the server or the exporter mounts (no secret in them)."""
+    if project["engine"] == "postgres":
+        return {EXPORTER_QUERIES_FILE: POSTGRES_EXPORTER_QUERIES}
+    if project["engine"] == "mariadb":
+        return {MARIADB_OPTION_FILE: MARIADB_OPTIONS}
+    return {}
 
 
 def _app_user(db: dict[str, Any]) -> str:

@@ -164,6 +164,15 @@ def test_mariadb_definition() -> None:
     server = d.definition(apps[0], 0, replica=0, images=images, exporter_images=EXPORTERS)["services"]["server"]
     assert "--innodb-buffer-pool-size=1024M" in server["command"]
     assert server["environment"]["MARIADB_USER"] == "shopdb_app"
+    # server and clients find the socket in /tmp through a mounted option file (clients ignore
+    # MYSQL_UNIX_PORT when an option file names a socket)
+    assert server["read_only"] is True and server["tmpfs"] == ["/tmp"]
+    mount = [v for v in server["volumes"] if v["type"] == "bind"]
+    assert mount == [
+        {"type": "bind", "source": "./" + d.MARIADB_OPTION_FILE, "target": d.MARIADB_OPTION_PATH, "read_only": True}
+    ]
+    files = d.exporter_files({"engine": "mariadb"})
+    assert "socket = /tmp/mysqld.sock" in files[d.MARIADB_OPTION_FILE].splitlines()
 
 
 @pytest.mark.parametrize(
