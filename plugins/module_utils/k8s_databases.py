@@ -558,7 +558,7 @@ def _pdb(app: dict[str, Any], db: dict[str, Any], ns: str, name: str, role: str)
 
 
 def _network_policies(
-    app: dict[str, Any], db: dict[str, Any], ns: str, opts: dict[str, Any], app_pods: dict[str, str]
+    app: dict[str, Any], db: dict[str, Any], ns: str, opts: dict[str, Any], clients: list[dict[str, str]]
 ) -> list[dict[str, Any]]:
     engine = db["engine"]
     base = base_name(app, db)
@@ -566,7 +566,10 @@ def _network_policies(
     labels = _labels(app, db, base, "primary")
     servers = {LABEL_INSTANCE: app["name"], LABEL_COMPONENT: "database", LABEL_DATABASE: labels[LABEL_DATABASE]}
     ingress: list[dict[str, Any]] = [
-        {"from": [{"podSelector": {"matchLabels": app_pods}}], "ports": [{"protocol": "TCP", "port": port}]},
+        {
+            "from": [{"podSelector": {"matchLabels": pods}} for pods in clients],
+            "ports": [{"protocol": "TCP", "port": port}],
+        },
         {
             "from": [
                 {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": opts["monitoring_namespace"]}}}
@@ -650,10 +653,18 @@ def _meta_label(label: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_]", "_", label)
 
 
-def render(app: dict[str, Any], opts: dict[str, Any], ns: str, app_pods: dict[str, str]) -> dict[str, Any]:
+def render(
+    app: dict[str, Any],
+    opts: dict[str, Any],
+    ns: str,
+    app_pods: dict[str, str],
+    hook_pods: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """The objects of the app's managed databases: ``{manifests, connection, pods, claims}``.
 
-    ``manifests`` in apply order; ``connection`` the app's connection Secret (or None);
+    ``app_pods``: the labels of the app's pods (its workload's selector); ``hook_pods``: those
+    of its ``hooks.pre_deploy`` Jobs' pods (which do not carry the workload's selector), also
+    let through to the databases. ``manifests`` in apply order; ``connection`` the app's connection Secret (or None);
     ``pods`` the database pods as (count, [container resources]) for the namespace's quota.
     Raises K8sDatabaseError with every finding.
     """
@@ -670,6 +681,7 @@ def render(app: dict[str, Any], opts: dict[str, Any], ns: str, app_pods: dict[st
         creds[db["name"]] = _token_credentials(credentials_name(app, db))
         k8s_app["databases"][index]["container"] = f"{base_name(app, db)}.{ns}.svc"
     client_view = d.connection_secrets(k8s_app, creds, given=app.get("secrets") or {})
+    clients = [app_pods] + ([hook_pods] if hook_pods else [])
     for index, db in managed_databases(app):
         base = base_name(app, db)
         secret = credentials_name(app, db)
@@ -708,7 +720,7 @@ def render(app: dict[str, Any], opts: dict[str, Any], ns: str, app_pods: dict[st
                     "data": files,
                 }
             )
-        out += _network_policies(app, db, ns, opts, app_pods)
+        out += _network_policies(app, db, ns, opts, clients)
         for sts in sets:
             role = sts["metadata"]["labels"][LABEL_ROLE]
             out += _services(app, db, ns, sts["metadata"]["name"], role)
@@ -740,23 +752,26 @@ def render(app: dict[str, Any], opts: dict[str, Any], ns: str, app_pods: dict[st
         }
         db_pods = {LABEL_INSTANCE: app["name"], LABEL_COMPONENT: "database"}
         ports = sorted({d.ENGINES[db["engine"]]["port"] for _i, db in managed_databases(app)})
-        out.append(
-            {
-                "apiVersion": "networking.k8s.io/v1",
-                "kind": "NetworkPolicy",
-                "metadata": _meta(f"{app['name']}-allow-databases", ns, connection["metadata"]["labels"]),
-                "spec": {
-                    "podSelector": {"matchLabels": app_pods},
-                    "policyTypes": ["Egress"],
-                    "egress": [
-                        {
-                            "to": [{"podSelector": {"matchLabels": db_pods}}],
-                            "ports": [{"protocol": "TCP", "port": p} for p in ports],
-                        }
-                    ],
-                },
-            }
-        )
+        # the app's pods, and its hook Jobs' pods (a migration), may reach the databases
+        policy_names = (f"{app['name']}-allow-databases", f"{app['name']}-pre-deploy-allow-databases")
+        for policy_name, selected in zip(policy_names, clients, strict=False):
+            out.append(
+                {
+                    "apiVersion": "networking.k8s.io/v1",
+                    "kind": "NetworkPolicy",
+                    "metadata": _meta(policy_name, ns, connection["metadata"]["labels"]),
+                    "spec": {
+                        "podSelector": {"matchLabels": selected},
+                        "policyTypes": ["Egress"],
+                        "egress": [
+                            {
+                                "to": [{"podSelector": {"matchLabels": db_pods}}],
+                                "ports": [{"protocol": "TCP", "port": p} for p in ports],
+                            }
+                        ],
+                    },
+                }
+            )
     return {"manifests": out, "connection": connection, "pods": pods, "claims": claims}
 
 
@@ -862,8 +877,9 @@ def _grow_quota(
 
 def with_databases(app: dict[str, Any], opts: dict[str, Any], manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The app's manifests (k8s_manifests.render_app's) with its managed databases added: their
-    objects before the app's workload, the connection Secret in the app's ``envFrom``, the
-    NetworkPolicy that lets the app reach them, its ResourceQuota grown by the database pods."""
+    objects before the app's ``hooks.pre_deploy`` Jobs and workload (a migration finds its
+    database), the connection Secret in the ``envFrom`` of the app's and the hooks' pods, the
+    NetworkPolicies that let both reach them, its ResourceQuota grown by the database pods."""
     if not managed_databases(app):
         return manifests
     out = copy.deepcopy(manifests)
@@ -875,18 +891,31 @@ def with_databases(app: dict[str, Any], opts: dict[str, Any], manifests: list[di
     )
     workload = out[workload_at]
     app_pods = dict(workload["spec"]["selector"]["matchLabels"])
-    rendered = render(app, opts, ns, app_pods)
+    hooks = [i for i, m in enumerate(out) if m["kind"] == "Job"]
+    hook_pods = None
+    if hooks:
+        # the hook pods' instance and component labels (k8s_manifests._hook_jobs), not the
+        # workload's selector: no Service sends them traffic, no PDB or ReplicaSet counts them
+        from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import (
+            LABEL_COMPONENT as APP_COMPONENT,
+        )
+
+        hook_labels = out[hooks[0]]["spec"]["template"]["metadata"]["labels"]
+        hook_pods = {k: hook_labels[k] for k in (LABEL_INSTANCE, APP_COMPONENT)}
+    rendered = render(app, opts, ns, app_pods, hook_pods)
     quota = next((m for m in out if m["kind"] == "ResourceQuota"), None)
     limit_range = next((m for m in out if m["kind"] == "LimitRange"), None)
     if quota is not None:
         _grow_quota(quota, limit_range, rendered, opts)
     connection = rendered["connection"]
+    for i in [*hooks, workload_at]:
+        for container in out[i]["spec"]["template"]["spec"]["containers"]:
+            container.setdefault("envFrom", []).append({"secretRef": {"name": connection["metadata"]["name"]}})
     tmpl = workload["spec"]["template"]
-    for container in tmpl["spec"]["containers"]:
-        container.setdefault("envFrom", []).append({"secretRef": {"name": connection["metadata"]["name"]}})
     # the pods restart when a connection setting (host, port, user, database) changes
     tmpl["metadata"].setdefault("annotations", {})[CONFIG_HASH] = _hash(connection["stringData"])
-    return [*out[:workload_at], *rendered["manifests"], connection, *out[workload_at:]]
+    at = min([*hooks, workload_at])
+    return [*out[:at], *rendered["manifests"], connection, *out[at:]]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -465,7 +465,9 @@ def _hook_jobs(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[
 
     Their pods carry the app's instance label (so the app's DNS and egress NetworkPolicies
     let them reach what the app reaches) but not its name label: the Service, the
-    PodDisruptionBudget and the workload's selector never count them. No retry
+    PodDisruptionBudget and the workload's selector never count them. With managed databases,
+    k8s_databases puts them after the databases, gives them the connection Secret and lets
+    them (instance and component labels) reach the databases. No retry
     (``backoffLimit: 0``): a migration that failed is looked at, not run again blindly;
     ``activeDeadlineSeconds`` is the hook's ``timeout_s``.
     """

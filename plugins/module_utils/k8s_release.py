@@ -28,7 +28,8 @@ The reads (one list per kind for the whole run, the LiveIndex, instead of a GET 
 and the dry-runs of one release run on a few threads. An object that carries the hash of its
 manifest and every field of it with its value is not even dry-run (``unchanged``). The
 writes keep the order that matters: what the workload needs (quota, limits, RBAC, config,
-secrets, policies, Service) on a few threads, then each hook Job, then the workload, then
+secrets, policies, Service, managed databases) on a few threads, then (once the databases'
+StatefulSets are Ready) each hook Job, then the workload, then
 what refers to it (PDB, HPA, Ingress, monitoring) on a few threads.
 """
 
@@ -465,14 +466,22 @@ class Release:
                 self._record(m, "created" if before is None else "updated", before, after)
             batch.clear()
 
+        ahead: list[tuple[dict[str, Any], Any]] = []  # workloads before the hooks: the managed databases
         for m, _resource in plan:
             if m["kind"] == "Namespace" or (m["kind"], m["metadata"]["name"]) not in decided:
                 continue
             m, resource, before, after, write_it = decided[(m["kind"], m["metadata"]["name"])]
             if m["kind"] in HOOK_KINDS:
                 flush()  # what the hook reads (ConfigMap, Secret, ServiceAccount) is written first
+                if self.wait and not self.check_mode:
+                    # a migration needs its database up: wait for it (rolled back if it fails)
+                    for w, w_resource in ahead:
+                        self._wait(w, w_resource, changed=True)
+                    ahead.clear()
                 self._hook(m, resource, before, after, write_it)
                 continue
+            if m["kind"] in WORKLOAD_KINDS:
+                ahead.append((m, resource))
             if not write_it:
                 self._record(m, "unchanged", before, after)
                 continue

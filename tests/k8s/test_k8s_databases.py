@@ -594,3 +594,37 @@ def _try_metrics(address: str, port: int) -> str:
         return _metrics(address, port)
     except OSError:
         return ""
+
+
+def test_a_pre_deploy_hook_runs_once_its_database_is_ready_with_its_secret_and_label(
+    cluster: Cluster, volumes: str, app_namespaces: list[str]
+) -> None:
+    name = unique("dbhook")
+    app_namespaces.append(name)
+    migrate = {"name": "migrate", "command": ["/app/migrate", "--up"], "timeout_s": 60}
+    app = shop(name, hooks={"pre_deploy": [migrate]})
+    app["databases"] = [{**app["databases"][0], "replicas": 0}]
+    (rel,) = render_apps(
+        normalize_apps([app], environment="dev", registry="127.0.0.1:5000"), {"storage_class": volumes}
+    )
+    result = Release(cluster.dynamic, rel, secrets=app["secrets"], wait_timeout=60, poll=0.5).run()
+    assert [h["state"] for h in result["hooks"]] == ["complete"]
+    batch, core = client.BatchV1Api(cluster.api), client.CoreV1Api(cluster.api)
+    net = client.NetworkingV1Api(cluster.api)
+    (job,) = batch.list_namespaced_job(name).items
+    pod = job.spec.template
+    assert f"{name}-databases" in {e.secret_ref.name for e in pod.spec.containers[0].env_from if e.secret_ref}
+    labels = pod.metadata.labels
+    # the database's policy (as the API server holds it) admits the hook's pod; the Service does not select it
+    policy = net.read_namespaced_network_policy(f"{name}-orders-db", name)
+    peers = [p.pod_selector.match_labels for rule in policy.spec.ingress for p in rule._from if p.pod_selector]
+    assert any(all(labels.get(k) == v for k, v in peer.items()) for peer in peers)
+    service = core.read_namespaced_service(name, name).spec.selector
+    assert not all(labels.get(k) == v for k, v in service.items())
+    # the job started once the database's pod was Ready
+    (db_pod,) = core.list_namespaced_pod(name, label_selector="app.kubernetes.io/component=database").items
+    ready_at = next(c.last_transition_time for c in db_pod.status.conditions if c.type == "Ready")
+    assert ready_at <= job.status.start_time
+    # the same revision again: the hook is not run a second time, nothing changes
+    again = Release(cluster.dynamic, rel, secrets=app["secrets"], wait_timeout=60, poll=0.5).run()
+    assert again["changed"] is False and "hooks" not in again

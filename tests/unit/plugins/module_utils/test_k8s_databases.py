@@ -255,6 +255,61 @@ def test_the_app_reaches_its_databases_and_nothing_else_does() -> None:
     assert egress["egress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}, {"protocol": "TCP", "port": 6379}]
 
 
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def test_a_pre_deploy_hook_runs_after_the_databases_with_their_secret_and_reaches_them() -> None:
+    migrate = {"name": "migrate", "command": ["/app/migrate", "--up"], "timeout_s": 60}
+    rel = release(shop(PG, hooks={"pre_deploy": [migrate]}))
+    kinds = [(m["kind"], m["metadata"]["name"]) for m in rel["manifests"]]
+    (job,) = [m for m in rel["manifests"] if m["kind"] == "Job"]
+    at = kinds.index(("Job", job["metadata"]["name"]))
+    # (c) the database's objects are applied (and, by the release, waited for) before the hook
+    for obj in [
+        ("Secret", "shop-orders-db-credentials"),
+        ("Service", "shop-orders-db"),
+        ("StatefulSet", "shop-orders-db"),
+        ("Secret", "shop-databases"),
+        ("NetworkPolicy", "shop-orders-db"),
+        ("NetworkPolicy", "shop-pre-deploy-allow-databases"),
+    ]:
+        assert kinds.index(obj) < at, obj
+    assert at < kinds.index(("Deployment", "shop"))
+    # (a) the hook's pod reads the connection Secret, as the app's pods do
+    pod = job["spec"]["template"]
+    (c,) = pod["spec"]["containers"]
+    assert {"secretRef": {"name": "shop-databases"}} in c["envFrom"]
+    assert c["securityContext"]["runAsNonRoot"] is True and c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    # (b) the database's policy admits the hook's pod, the app's egress policies let it out (DNS, database)
+    labels = pod["metadata"]["labels"]
+    db_pods = find(rel, "StatefulSet", "shop-orders-db")["spec"]["template"]["metadata"]["labels"]
+    (to_db,) = [
+        r for r in find(rel, "NetworkPolicy", "shop-orders-db")["spec"]["ingress"] if r["ports"][0]["port"] == 5432
+    ]
+    assert any(_selects(peer["podSelector"]["matchLabels"], labels) for peer in to_db["from"])
+    out = find(rel, "NetworkPolicy", "shop-pre-deploy-allow-databases")["spec"]
+    assert out["policyTypes"] == ["Egress"] and _selects(out["podSelector"]["matchLabels"], labels)
+    assert _selects(out["egress"][0]["to"][0]["podSelector"]["matchLabels"], db_pods)
+    assert out["egress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}]
+    assert _selects(find(rel, "NetworkPolicy", "shop-allow-dns")["spec"]["podSelector"]["matchLabels"], labels)
+    # ... but the hook's pod is not one of the app's: no Service traffic, not in the workload's count
+    assert not _selects(find(rel, "Service", "shop")["spec"]["selector"], labels)
+    assert not _selects(find(rel, "Deployment", "shop")["spec"]["selector"]["matchLabels"], labels)
+    # and the app's own policy still selects only the app's pods
+    app_pods = find(rel, "Deployment", "shop")["spec"]["selector"]["matchLabels"]
+    assert find(rel, "NetworkPolicy", "shop-allow-databases")["spec"]["podSelector"] == {"matchLabels": app_pods}
+
+
+def test_without_hooks_no_hook_policy_is_rendered() -> None:
+    rel = release(shop(PG))
+    assert not [m for m in rel["manifests"] if m["metadata"]["name"] == "shop-pre-deploy-allow-databases"]
+    (to_db,) = [
+        r for r in find(rel, "NetworkPolicy", "shop-orders-db")["spec"]["ingress"] if r["ports"][0]["port"] == 5432
+    ]
+    assert len(to_db["from"]) == 1
+
+
 def test_the_replica_takes_a_base_backup_of_the_primary_then_streams() -> None:
     rel = release(shop({**PG, "replicas": 1}))
     sts = find(rel, "StatefulSet", "shop-orders-db-replica")
