@@ -126,7 +126,7 @@ class FakeClient:
 
 def test_resource_lookups_are_remembered_per_client_misses_included() -> None:
     client = FakeClient()
-    for _ in range(3):
+    for _attempt in range(3):
         assert kr.resource_of(client, "monitoring.coreos.com/v1", "ServiceMonitor") is None
         assert kr.resource_of(client, "v1", "Secret") == "resource Secret"
     assert client.lookups == [("monitoring.coreos.com/v1", "ServiceMonitor"), ("v1", "Secret")]
