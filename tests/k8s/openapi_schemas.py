@@ -2,6 +2,7 @@
 """JSON Schemas for kubeconform, made from a cluster's own OpenAPI v2 document.
 
     write_schemas(openapi, directory, kinds) -> {(apiVersion, kind): path}
+    kubeconform(binary, directory, docs, workdir) -> kubeconform's JSON report (plus "returncode")
 
 Each schema is the definition of one kind (found by its ``x-kubernetes-group-version-kind``)
 with the definitions it references, transitively, under ``definitions`` (the document's
@@ -16,8 +17,12 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 LOCATION = "{{ .ResourceKind }}{{ .KindSuffix }}.json"
 _INT_OR_STRING = {"oneOf": [{"type": "string"}, {"type": "integer"}]}
@@ -93,3 +98,28 @@ def write_schemas(openapi: dict[str, Any], directory: Path, kinds: set[tuple[str
         path.write_text(json.dumps(_strict(schema)))
         written[(api_version, kind)] = path
     return written
+
+
+def kubeconform(binary: Path, directory: Path, docs: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
+    """Run kubeconform -strict on ``docs`` against the schemas of ``directory`` (write_schemas')."""
+    path = workdir / f"manifests-{uuid.uuid4().hex[:6]}.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    done = subprocess.run(
+        [
+            str(binary),
+            "-strict",
+            "-summary",
+            "-output",
+            "json",
+            "-schema-location",
+            str(directory / LOCATION),
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(done.stdout)
+    report["returncode"] = done.returncode
+    return report

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
@@ -41,7 +40,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release impor
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 
 from .conftest import ROOT, Cluster, pod_ready, wait_until
-from .openapi_schemas import LOCATION, write_schemas
+from .openapi_schemas import kubeconform, write_schemas
 from .test_k8s_app import Runner, recap, unique
 
 
@@ -276,27 +275,8 @@ def test_rendered_database_manifests_pass_kubeconform_with_the_clusters_own_sche
     assert sum(m["kind"] == "StatefulSet" for m in checked) == 4
     schemas = tmp_path / "schemas"
     write_schemas(openapi, schemas, {(m["apiVersion"], m["kind"]) for m in checked})
-    path = tmp_path / "manifests.yaml"
-    path.write_text(yaml.safe_dump_all(checked))
-    done = subprocess.run(
-        [
-            str(cluster.bin / "kubeconform"),
-            "-strict",
-            "-summary",
-            "-output",
-            "json",
-            "-schema-location",
-            str(schemas / LOCATION),
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
-    report = json.loads(done.stdout)
-    assert done.returncode == 0, report
+    report = kubeconform(cluster.bin / "kubeconform", schemas, checked, tmp_path)
+    assert report.pop("returncode") == 0, report
     assert report["summary"] == {"valid": len(checked), "invalid": 0, "errors": 0, "skipped": 0}
 
 

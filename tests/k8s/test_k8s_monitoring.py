@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client
 
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import render_apps
@@ -25,8 +24,8 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release impor
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import slo_rules
 
-from .conftest import RIG, ROOT, Cluster, wait_until
-from .openapi_schemas import LOCATION, write_schemas
+from .conftest import RIG, Cluster, wait_until
+from .openapi_schemas import kubeconform, write_schemas
 
 CRDS = ("monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml")
 
@@ -156,31 +155,10 @@ def test_rendered_manifests_pass_kubeconform_with_the_clusters_own_schemas(
     schemas = tmp_path / "schemas"
     write_schemas(openapi, schemas, kinds)
 
-    def kubeconform(docs: list[dict[str, Any]]) -> dict[str, Any]:
-        path = tmp_path / f"manifests-{uuid.uuid4().hex[:6]}.yaml"
-        path.write_text(yaml.safe_dump_all(docs))
-        done = subprocess.run(
-            [
-                str(cluster.bin / "kubeconform"),
-                "-strict",
-                "-summary",
-                "-output",
-                "json",
-                "-schema-location",
-                str(schemas / LOCATION),
-                str(path),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            cwd=ROOT,
-        )
-        report = json.loads(done.stdout)
-        report["returncode"] = done.returncode
-        return report
+    def check(docs: list[dict[str, Any]]) -> dict[str, Any]:
+        return kubeconform(cluster.bin / "kubeconform", schemas, docs, tmp_path)
 
-    report = kubeconform(manifests)
+    report = check(manifests)
     assert report["returncode"] == 0, report
     assert report["summary"] == {"valid": len(manifests), "invalid": 0, "errors": 0, "skipped": 0}
 
@@ -189,7 +167,7 @@ def test_rendered_manifests_pass_kubeconform_with_the_clusters_own_schemas(
     wrong["spec"]["replica"] = 2
     hpa = json.loads(json.dumps(next(m for m in manifests if m["kind"] == "HorizontalPodAutoscaler")))
     hpa["spec"]["minReplicas"] = "two"
-    report = kubeconform([wrong, hpa])
+    report = check([wrong, hpa])
     assert report["returncode"] != 0
     assert report["summary"]["invalid"] == 2, report
     messages = " ".join(r.get("msg", "") for r in report["resources"])
