@@ -54,6 +54,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.opsdeck.platform.plugins.module_utils import database as d
+
+# k8s_manifests imports this module only inside render_app, so importing it here is not circular.
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import (
+    LABEL_INSTANCE,
+    LABEL_MANAGED_BY,
+    LABEL_NAME,
+    apart_by_host,
+)
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
     ModelError,
     format_memory_k8s,
@@ -61,9 +69,6 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
     parse_memory,
 )
 
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-LABEL_INSTANCE = "app.kubernetes.io/instance"
-LABEL_NAME = "app.kubernetes.io/name"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_DATABASE = "opsdeck.io/database"
 LABEL_ROLE = "opsdeck.io/database-role"
@@ -464,21 +469,7 @@ def _pod(
         },
         "containers": [container, exp],
         "volumes": volumes,
-        "affinity": {
-            "podAntiAffinity": {
-                "preferredDuringSchedulingIgnoredDuringExecution": [
-                    {
-                        "weight": 100,
-                        "podAffinityTerm": {
-                            "topologyKey": "kubernetes.io/hostname",
-                            "labelSelector": {
-                                "matchLabels": {LABEL_INSTANCE: app["name"], LABEL_DATABASE: labels[LABEL_DATABASE]}
-                            },
-                        },
-                    }
-                ]
-            }
-        },
+        "affinity": apart_by_host({LABEL_INSTANCE: app["name"], LABEL_DATABASE: labels[LABEL_DATABASE]}),
     }
     if init_containers:
         pod_spec["initContainers"] = init_containers

@@ -311,6 +311,23 @@ def _config_hash(app: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def apart_by_host(select: dict[str, str]) -> dict[str, Any]:
+    """A pod ``affinity`` that prefers the pods matching ``select`` on different nodes."""
+    return {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "topologyKey": "kubernetes.io/hostname",
+                        "labelSelector": {"matchLabels": select},
+                    },
+                }
+            ]
+        }
+    }
+
+
 def _pod_template(
     app: dict[str, Any], opts: dict[str, Any], labels: dict[str, str], hook: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -396,19 +413,7 @@ def _pod_template(
             }
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
         ],
-        "affinity": {
-            "podAntiAffinity": {
-                "preferredDuringSchedulingIgnoredDuringExecution": [
-                    {
-                        "weight": 100,
-                        "podAffinityTerm": {
-                            "topologyKey": "kubernetes.io/hostname",
-                            "labelSelector": {"matchLabels": select},
-                        },
-                    }
-                ]
-            }
-        },
+        "affinity": apart_by_host(select),
     }
     if volumes:
         spec["volumes"] = volumes

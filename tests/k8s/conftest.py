@@ -112,15 +112,46 @@ def pod_ready(pod) -> bool:
     return bool(ready and ready.status == "True")
 
 
+def delete_all(delete: Callable[[str], object], names: list[str]) -> None:
+    """Call ``delete`` on each name; one already gone (404) is fine."""
+    for name in names:
+        try:
+            delete(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
 @pytest.fixture
 def app_namespaces(cluster: Cluster) -> Iterator[list[str]]:
     """Names of namespaces a test's apps create (k8s_app: one per app), deleted after the test."""
     names: list[str] = []
     yield names
+    delete_all(client.CoreV1Api(cluster.api).delete_namespace, names)
+
+
+@pytest.fixture
+def static_volumes(cluster: Cluster) -> Iterator[str]:
+    """A storage class name and three static PersistentVolumes of it, deleted after the test.
+
+    The simulated nodes come with no volume provisioner: claims bind to these (the PV controller
+    of kube-controller-manager does that by storage class), so StatefulSets' pods get scheduled.
+    """
+    storage_class = f"opsdeck-{uuid.uuid4().hex[:6]}"
     core = client.CoreV1Api(cluster.api)
-    for name in names:
-        try:
-            core.delete_namespace(name)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+    names = [f"{storage_class}-pv{i}" for i in range(3)]
+    for pv in names:
+        core.create_persistent_volume(
+            {
+                "metadata": {"name": pv},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": storage_class,
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "hostPath": {"path": f"/tmp/{pv}"},
+                },
+            }
+        )
+    yield storage_class
+    delete_all(core.delete_persistent_volume, names)

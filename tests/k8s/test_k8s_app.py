@@ -352,55 +352,36 @@ def test_a_slow_rollout_is_not_rolled_back(cluster: Cluster, app_namespaces: lis
 
 
 def test_statefulset_rollout_failure_is_rolled_back_to_the_previous_controller_revision(
-    cluster: Cluster, app_namespaces: list[str]
+    cluster: Cluster, app_namespaces: list[str], static_volumes: str
 ) -> None:
     name = unique("db")
     app_namespaces.append(name)
-    storage_class = f"opsdeck-{name}"
+    storage_class = static_volumes
     core = client.CoreV1Api(cluster.api)
-    volumes = []
-    for i in range(3):  # static volumes: the simulated nodes have no provisioner
-        pv = f"{name}-pv{i}"
-        volumes.append(pv)
-        core.create_persistent_volume(
-            {
-                "metadata": {"name": pv},
-                "spec": {
-                    "capacity": {"storage": "1Gi"},
-                    "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": storage_class,
-                    "hostPath": {"path": f"/tmp/{pv}"},
-                },
-            }
-        )
-    try:
-        good = sample(name, image="opsdeck/redis:7.0.15", volumes=[{"name": "data", "path": "/data"}])
-        opts = {"progress_deadline_s": 8, "storage_class": storage_class}
-        first = release_of(cluster, [good], **opts).run()
-        assert first["rollout"]["kind"] == "StatefulSet" and first["rollout"]["state"] == "done"
-        apps = client.AppsV1Api(cluster.api)
-        sts = apps.read_namespaced_stateful_set(name, name)
-        good_revision = sts.status.current_revision
-        claims = core.list_namespaced_persistent_volume_claim(name).items
-        assert sorted(c.metadata.name for c in claims) == [f"data-{name}-0", f"data-{name}-1"]
-        assert all(c.status.phase == "Bound" for c in claims)
+    good = sample(name, image="opsdeck/redis:7.0.15", volumes=[{"name": "data", "path": "/data"}])
+    opts = {"progress_deadline_s": 8, "storage_class": storage_class}
+    first = release_of(cluster, [good], **opts).run()
+    assert first["rollout"]["kind"] == "StatefulSet" and first["rollout"]["state"] == "done"
+    apps = client.AppsV1Api(cluster.api)
+    sts = apps.read_namespaced_stateful_set(name, name)
+    good_revision = sts.status.current_revision
+    claims = core.list_namespaced_persistent_volume_claim(name).items
+    assert sorted(c.metadata.name for c in claims) == [f"data-{name}-0", f"data-{name}-1"]
+    assert all(c.status.phase == "Bound" for c in claims)
 
-        with pytest.raises(ReleaseError) as err:
-            release_of(cluster, [broken(good, "7.0.16")], **opts).run()
-        msg = err.value.msg
-        assert f"app '{name}': rollout of StatefulSet {name}/{name} failed: ProgressDeadlineExceeded" in msg
-        assert f"rolled back to revision 1 ({good_revision})" in msg
-        assert err.value.result["rollout"]["rollback_state"] == "done"
+    with pytest.raises(ReleaseError) as err:
+        release_of(cluster, [broken(good, "7.0.16")], **opts).run()
+    msg = err.value.msg
+    assert f"app '{name}': rollout of StatefulSet {name}/{name} failed: ProgressDeadlineExceeded" in msg
+    assert f"rolled back to revision 1 ({good_revision})" in msg
+    assert err.value.result["rollout"]["rollback_state"] == "done"
 
-        sts = apps.read_namespaced_stateful_set(name, name)
-        assert sts.spec.template.spec.containers[0].image == "127.0.0.1:5000/opsdeck/redis:7.0.15"
-        pods = _ready_pods(core, name)
-        assert len(pods) == 2
-        assert {p.metadata.labels["controller-revision-hash"] for p in pods} == {good_revision}
-        assert all(UNREADY_LABEL not in p.metadata.labels for p in pods)
-    finally:
-        for pv in volumes:
-            core.delete_persistent_volume(pv)
+    sts = apps.read_namespaced_stateful_set(name, name)
+    assert sts.spec.template.spec.containers[0].image == "127.0.0.1:5000/opsdeck/redis:7.0.15"
+    pods = _ready_pods(core, name)
+    assert len(pods) == 2
+    assert {p.metadata.labels["controller-revision-hash"] for p in pods} == {good_revision}
+    assert all(UNREADY_LABEL not in p.metadata.labels for p in pods)
 
 
 def test_prune_removes_what_left_the_model(cluster: Cluster, app_namespaces: list[str]) -> None:

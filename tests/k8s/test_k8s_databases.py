@@ -21,14 +21,12 @@ import json
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases import (
     VERSION,
@@ -74,33 +72,9 @@ def runner(cluster: Cluster, tmp_path: Path) -> Runner:
 
 
 @pytest.fixture
-def volumes(cluster: Cluster) -> Iterator[str]:
-    """A storage class name and three static PersistentVolumes of it (no provisioner here)."""
-    storage_class = f"opsdeck-{uuid.uuid4().hex[:6]}"
-    core = client.CoreV1Api(cluster.api)
-    names = []
-    for i in range(3):
-        pv = f"{storage_class}-pv{i}"
-        names.append(pv)
-        core.create_persistent_volume(
-            {
-                "metadata": {"name": pv},
-                "spec": {
-                    "capacity": {"storage": "1Gi"},
-                    "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": storage_class,
-                    "persistentVolumeReclaimPolicy": "Retain",
-                    "hostPath": {"path": f"/tmp/{pv}"},
-                },
-            }
-        )
-    yield storage_class
-    for pv in names:
-        try:
-            core.delete_persistent_volume(pv)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+def volumes(static_volumes: str) -> str:
+    """The storage class of the shared static volumes (conftest.static_volumes)."""
+    return static_volumes
 
 
 def _secret(core: client.CoreV1Api, ns: str, name: str) -> dict[str, str]:
