@@ -81,6 +81,14 @@ options:
         description: Parts uploaded at once.
         type: int
         default: 4
+      checksum_algorithm:
+        description:
+          - The checksum each part of a multipart upload carries and the server checks (S3's flexible checksums).
+            V(CRC32) is the AWS SDKs' default and costs a fraction of V(SHA256)'s CPU. Either way the SHA-256 of
+            the whole stored object goes into the manifest and is checked before every restore.
+        type: str
+        choices: [CRC32, SHA256]
+        default: CRC32
       retries:
         description: Further attempts of an S3 request after a connection error, throttling or a 5xx answer.
         type: int

@@ -30,6 +30,7 @@ STORE_SPEC: dict[str, Any] = {
     "lock_days": {"type": "int", "default": 0},
     "part_size_mb": {"type": "int", "default": 16},
     "concurrency": {"type": "int", "default": 4},
+    "checksum_algorithm": {"type": "str", "choices": ["CRC32", "SHA256"], "default": "CRC32"},
     "retries": {"type": "int", "default": 3},
     "retry_delay": {"type": "float", "default": 1.0},
     "ca_bundle": {"type": "path"},

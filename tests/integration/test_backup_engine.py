@@ -113,10 +113,11 @@ def settings(age_key, **kw) -> pipeline.Settings:
 # --------------------------------------------------------------------------- round trips
 
 
-def test_postgres_round_trip_through_s3(postgres_server, s3_server, s3_bucket, age_key):
+@pytest.mark.parametrize("algorithm", ["CRC32", "SHA256"])
+def test_postgres_round_trip_through_s3(postgres_server, s3_server, s3_bucket, age_key, algorithm):
     db = new_pg_db(postgres_server, rows=5000, random_kb=16000)
     before = pg_fingerprint(postgres_server, db)
-    store = s3_store(s3_server, s3_bucket)
+    store = s3_store(s3_server, s3_bucket, checksum_algorithm=algorithm)
     job = pipeline.Job("shop", db, pg_conn(postgres_server, db))
 
     manifest = pipeline.backup(job, store, settings(age_key))
@@ -130,6 +131,10 @@ def test_postgres_round_trip_through_s3(postgres_server, s3_server, s3_bucket, a
     # the server holds exactly what the manifest says, and its own checksum of it
     head = s3_server.client().head_object(Bucket=s3_bucket, Key=f"backups/{data['key']}", ChecksumMode="ENABLED")
     assert head["ContentLength"] == data["size"]
+    # each part was sent with its checksum of the chosen kind, which the server checked and combined
+    assert data["checksum_algorithm"] == algorithm
+    assert head[f"Checksum{algorithm}"] == data["server_checksum"]
+    assert data["server_checksum"].endswith(f"-{data['parts']}")
 
     target = f"{db}_restored"
     result = pipeline.restore(store, job.layout, pipeline.Identity(age_key["secret"]), pg_conn(postgres_server, target))

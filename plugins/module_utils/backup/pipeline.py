@@ -6,9 +6,10 @@ Backup::
     dump tool --stdout--> [format check] --> zstd -T0 --> age -r KEY... --> store writer
                    (this process)         (OS pipe between zstd and age)    (parts, in flight)
 
-The dump's bytes pass through this process once (to hash them, count them and show them
-to the engine's format check) and the encrypted bytes once more (to hash and upload
-them); nothing is written to local disk and memory stays bounded by the store's part
+The dump's bytes pass through this process once (to count them and show them to the
+engine's format check) and the encrypted bytes once more (to hash and upload them: the
+SHA-256 of the stored object is the one end-to-end hash; the dump itself is guarded by
+zstd's content checksum and age's authenticated encryption, so it is not hashed again); nothing is written to local disk and memory stays bounded by the store's part
 size times its concurrency. The backup becomes *complete* only when every step exited 0,
 the dump was not empty, the format check passed, the data object was committed and
 checked, and then the manifest was written. Any failure kills what still runs, aborts the
@@ -147,13 +148,12 @@ def _exit_text(what: str, rc: int, err: bytes, client: Client | None = None) -> 
 @dataclass
 class Streamed:
     raw_size: int
-    raw_sha256: str
     check: str
     written: Any
 
     def meta(self) -> dict[str, Any]:
-        """The object's entry of the manifest: what the store wrote, and the size and SHA-256 of the dump."""
-        return {**self.written.to_dict(), "raw_size": self.raw_size, "raw_sha256": self.raw_sha256}
+        """The object's entry of the manifest: what the store wrote, and the size of the dump."""
+        return {**self.written.to_dict(), "raw_size": self.raw_size}
 
 
 def stream_to_store(
@@ -170,7 +170,6 @@ def stream_to_store(
     errs = [tempfile.TemporaryFile() for _i in range(3)]  # noqa: SIM115 - closed in finally/close()
     dump = comp = enc = None
     feeder_error: list[BaseException] = []
-    raw = hashlib.sha256()
     raw_size = [0]
     summary = [""]
     argv = client.argv(dump_argv)
@@ -200,7 +199,6 @@ def stream_to_store(
                     chunk = os.read(fd, CHUNK)
                     if not chunk:
                         break
-                    raw.update(chunk)
                     raw_size[0] += len(chunk)
                     out = check.feed(chunk)
                     if out:
@@ -252,7 +250,7 @@ def stream_to_store(
         if feeder_error:
             raise BackupError(f"{what}: the pipe to zstd broke")
         written = writer.commit()
-        return Streamed(raw_size=raw_size[0], raw_sha256=raw.hexdigest(), check=summary[0], written=written)
+        return Streamed(raw_size=raw_size[0], check=summary[0], written=written)
     except BaseException as exc:
         _kill(dump, comp, enc)
         try:

@@ -6,10 +6,17 @@ the encrypted bytes as they come and holds at most ``part_size x (concurrency + 
 of them in memory.
 
 What boto3's own transfer manager (``upload_fileobj``) lacks, and why the S3 writer
-drives the multipart API itself: a per-part SHA-256 that the server checks and the
-composite checksum compared after completion; Object Lock retention and a write-once
-condition on the upload; a retry policy whose attempts the error message reports; and
-an abort that runs when the *producer* (the dump) fails, not only when S3 does.
+drives the multipart API itself: a per-part checksum that the server checks (CRC32 by
+default, as the AWS SDKs do; SHA-256 on request) and the composite checksum compared after
+completion; Object Lock retention and a write-once condition on the upload; a retry policy
+whose attempts the error message reports; and an abort that runs when the *producer* (the
+dump) fails, not only when S3 does. The SHA-256 of the whole object, the one the manifest
+keeps and restores check, is computed here in every case.
+
+Request bodies are not hashed a second time for the SigV4 signature (``payload_signing_enabled``
+off): every body we send carries its own checksum header, which is signed and which the server
+checks, so signing the payload too adds nothing but CPU (botocore already skips it over HTTPS
+when such a header is present; over plain HTTP it would hash every part once more).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import os
 import secrets
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +44,35 @@ STORE_TYPES = ("s3", "local")
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 
 
+def _crc32(data: bytes) -> bytes:
+    return zlib.crc32(data).to_bytes(4, "big")
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+# The per-part checksums of a multipart upload (S3's flexible checksums): name -> digest of bytes.
+PART_CHECKSUMS: dict[str, Callable[[bytes], bytes]] = {"CRC32": _crc32, "SHA256": _sha256}
+
+
+class _Running:
+    """The same checksum over a whole stream, fed piece by piece (to compare a full-object checksum)."""
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self.crc = 0
+        self.sha: Any = hashlib.sha256() if algorithm == "SHA256" else None
+
+    def update(self, data: bytes) -> None:
+        if self.sha is None:
+            self.crc = zlib.crc32(data, self.crc)
+
+    def digest(self, sha256: Any) -> bytes:
+        # SHA-256 is the whole-object hash the writer keeps anyway: not computed twice.
+        return sha256.digest() if self.algorithm == "SHA256" else self.crc.to_bytes(4, "big")
+
+
 @dataclass
 class Written:
     """What a writer stored: the object's key, size, SHA-256 and where the server confirmed it."""
@@ -47,6 +84,7 @@ class Written:
     etag: str | None = None
     version_id: str | None = None
     server_checksum: str | None = None
+    checksum_algorithm: str | None = None
     lock_until: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -316,6 +354,7 @@ class S3Store(Store):
         read_timeout: float = 60.0,
         verify_tls: bool | str = True,
         conditional_writes: bool = True,
+        checksum_algorithm: str = "CRC32",
         client: Any = None,
     ) -> None:
         if not bucket:
@@ -326,6 +365,11 @@ class S3Store(Store):
             raise BackupError("s3 store: concurrency must be at least 1")
         if sse not in (None, "AES256", "aws:kms", "aws:kms:dsse"):
             raise BackupError(f"s3 store: sse must be AES256 or aws:kms, got {sse!r}")
+        if checksum_algorithm not in PART_CHECKSUMS:
+            raise BackupError(
+                f"s3 store: checksum_algorithm must be one of {', '.join(PART_CHECKSUMS)}, got {checksum_algorithm!r}"
+            )
+        self.checksum_algorithm = checksum_algorithm
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url
@@ -349,7 +393,8 @@ class S3Store(Store):
                 "connect_timeout": connect_timeout,
                 "read_timeout": read_timeout,
                 "max_pool_connections": max(10, concurrency + 2),
-                "s3": {"addressing_style": "path"} if endpoint_url else None,
+                # Every body we send carries a signed checksum header the server checks (module docstring).
+                "s3": {"payload_signing_enabled": False, **({"addressing_style": "path"} if endpoint_url else {})},
             }
             try:
                 # botocore >= 1.36 adds CRC32 checksums to every upload by default, which many
@@ -457,6 +502,7 @@ class S3Store(Store):
             etag=resp.get("ETag"),
             version_id=resp.get("VersionId"),
             server_checksum=resp.get("ChecksumSHA256"),
+            checksum_algorithm="SHA256",
             lock_until=iso(lock_until) if lock_mode else None,
         )
 
@@ -584,18 +630,22 @@ class _S3Writer(Writer):
         self.key = key
         self.full = full
         self.lock_until = iso(extra.get("ObjectLockRetainUntilDate")) if extra.get("ObjectLockMode") else None
+        self.algorithm = store.checksum_algorithm
+        self.part_checksum = PART_CHECKSUMS[self.algorithm]
+        self.field = f"Checksum{self.algorithm}"  # ChecksumCRC32 / ChecksumSHA256 in S3's API
         resp = store.call(
             f"start of the multipart upload of {full}",
             store.client.create_multipart_upload,
             Bucket=store.bucket,
             Key=full,
-            ChecksumAlgorithm="SHA256",
+            ChecksumAlgorithm=self.algorithm,
             ContentType="application/octet-stream",
             **extra,
         )
         self.upload_id = resp["UploadId"]
         self.buffer = bytearray()
         self.hash = hashlib.sha256()
+        self.running = _Running(self.algorithm)
         self.size = 0
         self.part_digests: list[bytes] = []
         self.futures: list[Future[dict[str, Any]]] = []
@@ -606,6 +656,7 @@ class _S3Writer(Writer):
 
     def write(self, data: bytes) -> None:
         self.hash.update(data)
+        self.running.update(data)
         self.size += len(data)
         self.buffer += data
         while len(self.buffer) >= self.store.part_size:
@@ -617,7 +668,7 @@ class _S3Writer(Writer):
     def _submit(self, chunk: bytes) -> None:
         self._raise_failed()
         number = len(self.part_digests) + 1
-        digest = hashlib.sha256(chunk).digest()
+        digest = self.part_checksum(chunk)
         self.part_digests.append(digest)
         self.slots.acquire()
         self._raise_failed()
@@ -645,14 +696,15 @@ class _S3Writer(Writer):
             UploadId=self.upload_id,
             PartNumber=number,
             Body=chunk,
-            ChecksumSHA256=checksum,
+            **{self.field: checksum},
         )
-        echoed = resp.get("ChecksumSHA256")
+        echoed = resp.get(self.field)
         if echoed and echoed != checksum:
             raise BackupError(
-                f"s3 upload of part {number} of {self.full}: the server computed SHA-256 {echoed}, we sent {checksum}"
+                f"s3 upload of part {number} of {self.full}: the server computed {self.algorithm} {echoed}, "
+                f"we sent {checksum}"
             )
-        return {"PartNumber": number, "ETag": resp["ETag"], "ChecksumSHA256": checksum}
+        return {"PartNumber": number, "ETag": resp["ETag"], self.field: checksum}
 
     def commit(self) -> Written:
         if self.buffer or not self.part_digests:
@@ -672,7 +724,8 @@ class _S3Writer(Writer):
             f"completion of the multipart upload of {self.full}", store.client.complete_multipart_upload, **args
         )
         self.done = True
-        composite = base64.b64encode(hashlib.sha256(b"".join(self.part_digests)).digest()).decode()
+        composite = base64.b64encode(self.part_checksum(b"".join(self.part_digests))).decode()
+        whole = base64.b64encode(self.running.digest(self.hash)).decode()
         expected = f"{composite}-{len(self.part_digests)}"
         head = store.call(
             f"head of {self.full}", store.client.head_object, Bucket=store.bucket, Key=self.full, ChecksumMode="ENABLED"
@@ -682,10 +735,12 @@ class _S3Writer(Writer):
                 f"s3 store: s3://{store.bucket}/{self.full} holds {head.get('ContentLength')} bytes, "
                 f"we sent {self.size}"
             )
-        server = head.get("ChecksumSHA256") or resp.get("ChecksumSHA256")
-        if server and server.split("-")[0] not in (composite, base64.b64encode(self.hash.digest()).decode()):
+        server = head.get(self.field) or resp.get(self.field)
+        # A composite checksum (of the parts' checksums, "-N"), or one of the full object.
+        if server and server.split("-")[0] not in (composite, whole):
             raise BackupError(
-                f"s3 store: the checksum of s3://{store.bucket}/{self.full} is {server}, we computed {expected}"
+                f"s3 store: the {self.algorithm} checksum of s3://{store.bucket}/{self.full} is {server}, "
+                f"we computed {expected} (or {whole} for the whole object)"
             )
         return Written(
             key=self.key,
@@ -695,6 +750,7 @@ class _S3Writer(Writer):
             etag=resp.get("ETag"),
             version_id=resp.get("VersionId") or head.get("VersionId"),
             server_checksum=server,
+            checksum_algorithm=self.algorithm,
             lock_until=self.lock_until,
         )
 
@@ -763,4 +819,5 @@ def make_store(spec: dict[str, Any]) -> Store:
         retries=int(spec["retries"]) if spec.get("retries") is not None else 3,
         retry_delay=float(spec["retry_delay"]) if spec.get("retry_delay") is not None else 1.0,
         verify_tls=spec.get("ca_bundle") or spec.get("verify_tls", True),
+        checksum_algorithm=spec.get("checksum_algorithm") or "CRC32",
     )
