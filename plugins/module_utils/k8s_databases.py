@@ -78,6 +78,9 @@ VERSION = "opsdeck.io/database-version"
 ENGINE = "opsdeck.io/database-engine"
 UPGRADE = "opsdeck.io/database-upgrade"
 CONFIG_HASH = "opsdeck.io/database-config-hash"
+# In a template, the secret name of values the release module was given (its no_log ``secrets``
+# option): ``__opsdeck__given__<key>__`` (the backup store's keys, k8s_backup.py).
+GIVEN = "given"
 
 # The server and exporter images: the references the role ``database`` uses by default
 # (roles/database/defaults/main.yml; a unit test keeps the two equal), pulled from
@@ -894,6 +897,11 @@ def with_databases(app: dict[str, Any], opts: dict[str, Any], manifests: list[di
         hook_labels = out[hooks[0]]["spec"]["template"]["metadata"]["labels"]
         hook_pods = {k: hook_labels[k] for k in (LABEL_INSTANCE, APP_COMPONENT)}
     rendered = render(app, opts, ns, app_pods, hook_pods)
+    # their backups (k8s_backup.py): after the databases and their credentials, which they refer to
+    from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_backup import render as render_backups
+
+    backups = render_backups(app, ns, opts["backup"])
+    rendered["pods"] += backups["pods"]
     quota = next((m for m in out if m["kind"] == "ResourceQuota"), None)
     limit_range = next((m for m in out if m["kind"] == "LimitRange"), None)
     if quota is not None:
@@ -906,7 +914,7 @@ def with_databases(app: dict[str, Any], opts: dict[str, Any], manifests: list[di
     # the pods restart when a connection setting (host, port, user, database) changes
     tmpl["metadata"].setdefault("annotations", {})[CONFIG_HASH] = _hash(connection["stringData"])
     at = min([*hooks, workload_at])
-    return [*out[:at], *rendered["manifests"], connection, *out[at:]]
+    return [*out[:at], *rendered["manifests"], connection, *backups["manifests"], *out[at:]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -921,6 +929,7 @@ def keep_or_generate(
     client_get: Callable[[str, str], dict[str, Any] | None],
     manifests: list[dict[str, Any]],
     generate: Callable[[], str] = generate_password,
+    given: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The manifests with the values of every Secret marked ``opsdeck.io/generate`` in ``data``;
     raises K8sDatabaseError when a database's version may not replace the one that runs
@@ -929,8 +938,10 @@ def keep_or_generate(
     ``client_get(namespace, name)`` returns the Secret on the cluster (its ``data`` base64, as
     the API gives it) or None. A key named in the annotation keeps the cluster's value, or gets
     a new one from ``generate``; the ``stringData`` templates are resolved with those values
-    (of this Secret or of one before it) and moved into ``data``. Nothing is logged, and the
-    values never leave the returned manifests (which the release masks in its diff).
+    (of this Secret or of one before it, or ``given``: the module's secret values, named
+    ``__opsdeck__given__<key>__``) and moved into ``data``; in a key ending in ``.json`` each
+    value is escaped as the content of a JSON string. Nothing is logged, and the values never
+    leave the returned manifests (which the release masks in its diff).
     """
     values: dict[tuple[str, str], str] = {}
     problems: list[str] = []
@@ -956,16 +967,22 @@ def keep_or_generate(
                 data[key] = generate()
             values[(meta["name"], key)] = data[key]
 
-        def resolve(found: re.Match[str], where: str = meta["name"]) -> str:
+        def resolve(found: re.Match[str], where: str = meta["name"], as_json: bool = False) -> str:
             ref = (found.group(1), found.group(2))
-            if ref not in values:
+            if ref[0] == GIVEN and ref[1] in (given or {}):
+                value = str((given or {})[ref[1]])
+            elif ref not in values:
                 raise K8sDatabaseError(
                     f"Secret {where}: a template refers to {ref[0]}/{ref[1]}, which no Secret before it generates"
+                    + (" and no value was given for" if ref[0] == GIVEN else "")
                 )
-            return values[ref]
+            else:
+                value = values[ref]
+            return json.dumps(value)[1:-1] if as_json else value
 
         for key, template in (m.pop("stringData", None) or {}).items():
-            data[key] = _TOKEN.sub(resolve, template)
+            as_json = key.endswith(".json")
+            data[key] = _TOKEN.sub(lambda found, j=as_json: resolve(found, as_json=j), template)
         m["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in sorted(data.items())}
         out.append(m)
     if problems:

@@ -66,6 +66,7 @@ HOOK_ANNOTATION = "opsdeck.io/hook"
 CUSTOM_HEADERS = "nginx.ingress.kubernetes.io/custom-headers"
 # Kinds the module may prune, as (apiVersion, kind), in the order they are deleted.
 PRUNABLE = (
+    ("batch/v1", "CronJob"),
     ("batch/v1", "Job"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
@@ -108,6 +109,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "tmpfs_size": "64Mi",
     "release_set": "",
     "edge_headers": True,
+    # backups of the managed databases (k8s_backup.DEFAULTS, checked by k8s_backup.options)
+    "backup": {},
 }
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -158,6 +161,12 @@ def options_with_defaults(options: dict[str, Any] | None) -> dict[str, Any]:
             parse_memory(opts[key])
         except ModelError as exc:
             findings.append(f"k8s_app: option {key!r}: {exc}")
+    from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_backup import options as backup_options
+
+    try:
+        opts["backup"] = backup_options(opts["backup"])
+    except ModelError as exc:
+        findings += exc.errors
     if findings:
         raise K8sRenderError(findings)
     return opts
@@ -946,6 +955,9 @@ def render_apps(apps: list[dict[str, Any]], options: dict[str, Any] | None = Non
     for app in apps:
         if app["state"] == "present":
             findings += _check(app, opts)
+    from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_backup import check as backup_check
+
+    findings += backup_check(apps, opts["backup"])
     if findings:
         raise K8sRenderError(findings)
     by_name = {a["name"]: a for a in apps}

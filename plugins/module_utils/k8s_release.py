@@ -312,7 +312,7 @@ class Release:
         )
 
         self.manifests = keep_or_generate(
-            secret_reader(client), fill_secrets(release.get("manifests") or [], secrets or {})
+            secret_reader(client), fill_secrets(release.get("manifests") or [], secrets or {}), given=secrets or {}
         )
         self.check_mode = check_mode
         self.prune = prune

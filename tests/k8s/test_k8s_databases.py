@@ -66,9 +66,17 @@ def shop(name: str, **fields: Any) -> dict[str, Any]:
     return app
 
 
+class DbRunner(Runner):
+    """The role with the databases' backups off unless a test asks (test_k8s_backup.py covers them)."""
+
+    def run(self, apps: list[dict[str, Any]], *extra: str, check: bool = True, **variables: Any):
+        variables.setdefault("k8s_app_backups", False)
+        return super().run(apps, *extra, check=check, **variables)
+
+
 @pytest.fixture
 def runner(cluster: Cluster, tmp_path: Path) -> Runner:
-    return Runner(cluster, tmp_path)
+    return DbRunner(cluster, tmp_path)
 
 
 @pytest.fixture

@@ -5,8 +5,13 @@ The base image comes from ``debootstrap`` plus ``docker import``; every other im
 Dockerfile under ``tests/rig/images/<dir>/`` that starts ``FROM ${BASE}`` and installs
 Debian packages (or a binary that the directory's ``prebuild.sh`` compiles from source).
 
-Each image is tagged by a hash of its recipe: the files of its directory, its build
-arguments and its parent's reference. An image whose tag already exists locally or in
+An image whose recipe is a product file of the collection (the backup engine's
+``images/backup-engine/``) names it with ``context`` (paths of the collection root, copied into
+the build context at the same paths, ``__pycache__`` left out) and ``dockerfile`` (its path in
+that context) instead of a directory here: the rig builds the recipe users build, from its base.
+
+Each image is tagged by a hash of its recipe: the files of its directory (or of its context),
+its build arguments and its parent's reference. An image whose tag already exists locally or in
 the local registry is not rebuilt. Built images are pushed to the local registry
 (``127.0.0.1:5000`` by default), so roles pull them by a registry-prefixed name exactly
 as an air-gapped site pulls from its mirror.
@@ -39,6 +44,7 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
+ROOT = Path(os.environ.get("RIG_ROOT", HERE.parents[1]))
 STATE = Path(os.environ.get("RIG_STATE", HERE / ".state"))
 CACHE = Path(os.environ.get("RIG_CACHE", Path.home() / ".cache" / "opsdeck"))
 REGISTRY = os.environ.get("RIG_REGISTRY", "127.0.0.1:5000")
@@ -65,11 +71,18 @@ class Image:
     tag_prefix: str = ""
     parent: str | None = "base"
     ref: str = ""
+    context: list[str] = field(default_factory=list)  # collection paths (instead of directory)
+    dockerfile: str = "Dockerfile"
 
 
-def _files_digest(h: hashlib._Hash, directory: Path) -> None:
+_IGNORED = ("__pycache__", "*.pyc")
+
+
+def _files_digest(h: hashlib._Hash, directory: Path, prefix: str = "") -> None:
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        rel = path.relative_to(directory).as_posix()
+        if "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        rel = prefix + path.relative_to(directory).as_posix()
         h.update(rel.encode() + b"\0")
         h.update(oct(path.stat().st_mode & 0o111).encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
@@ -80,8 +93,14 @@ def load_recipes() -> tuple[dict, dict[str, Image]]:
     images: dict[str, Image] = {}
     for name, conf in (spec.get("images") or {}).items():
         conf = conf or {}
-        directory = HERE / "images" / conf.get("dir", name)
-        if not (directory / "Dockerfile").is_file():
+        context = [str(c).strip("/") for c in conf.get("context") or []]
+        directory = None if context else HERE / "images" / conf.get("dir", name)
+        dockerfile = str(conf.get("dockerfile", "Dockerfile"))
+        if context:
+            missing = [c for c in context if not (ROOT / c).is_dir()]
+            if missing or not (ROOT / dockerfile).is_file():
+                raise SystemExit(f"rig: image '{name}': context {missing or context} or {dockerfile} not in {ROOT}")
+        elif not (directory / "Dockerfile").is_file():
             raise SystemExit(f"rig: image '{name}': no Dockerfile in {directory}")
         repo = conf.get("repo", f"opsdeck/{conf.get('dir', name)}")
         images[name] = Image(
@@ -91,6 +110,8 @@ def load_recipes() -> tuple[dict, dict[str, Image]]:
             args={k: str(v) for k, v in (conf.get("args") or {}).items()},
             tag_prefix=str(conf.get("tag_prefix", "")),
             parent=conf.get("parent", "base"),
+            context=context,
+            dockerfile=dockerfile,
         )
     return spec.get("base") or {}, images
 
@@ -121,6 +142,11 @@ def image_hash(img: Image, parent_ref: str) -> str:
     h = hashlib.sha256()
     h.update(parent_ref.encode() + b"\0")
     h.update(json.dumps(img.args, sort_keys=True).encode() + b"\0")
+    if img.context:
+        h.update(img.dockerfile.encode() + b"\0")
+        for path in img.context:
+            _files_digest(h, ROOT / path, prefix=f"{path}/")
+        return h.hexdigest()[:12]
     assert img.directory is not None
     _files_digest(h, img.directory)
     return h.hexdigest()[:12]
@@ -198,14 +224,19 @@ def build_image(img: Image, parent_ref: str) -> str:
         return ref
     log(f"building {ref}")
     start = time.monotonic()
-    assert img.directory is not None
     with tempfile.TemporaryDirectory(prefix=f"rig-{img.name}-") as tmp:
         ctx = Path(tmp) / "ctx"
-        shutil.copytree(img.directory, ctx)
+        if img.context:
+            for path in img.context:
+                shutil.copytree(ROOT / path, ctx / path, ignore=shutil.ignore_patterns(*_IGNORED))
+        else:
+            assert img.directory is not None
+            shutil.copytree(img.directory, ctx)
         if (ctx / "prebuild.sh").is_file():
             env = dict(os.environ, CONTEXT=str(ctx), RIG_ROOT=os.environ.get("RIG_ROOT", str(HERE.parents[1])))
             run(["bash", str(ctx / "prebuild.sh")], logfile, cwd=ctx, env=env)
-        cmd = ["docker", "build", "-q", "--build-arg", f"BASE={parent_ref}", "-t", ref]
+        cmd = ["docker", "build", "-q", "-f", str(ctx / img.dockerfile), "--build-arg", f"BASE={parent_ref}"]
+        cmd += ["-t", ref]
         for key, value in img.args.items():
             cmd += ["--build-arg", f"{key}={value}"]
         run([*cmd, str(ctx)], logfile, env=dict(os.environ, DOCKER_BUILDKIT="0"))
