@@ -67,7 +67,8 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import
 
 # The image's user (images/backup-engine/Dockerfile): numbers, for runAsNonRoot.
 UID = 10001
-CONFIG_DIR = "/etc/opsdeck-backup"
+# Siblings, not nested: a mount point inside a read-only Secret volume cannot be made by the runtime.
+CONFIG_DIR = "/etc/opsdeck-backup/config"
 IDENTITY_DIR = "/etc/opsdeck-backup/identity"
 RUNTIME_DIR = "/run/opsdeck-backup"
 CONFIG_KEY = "config.json"

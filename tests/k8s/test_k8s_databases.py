@@ -357,8 +357,10 @@ class DockerPods:
                 for item in items:
                     f = directory / item["path"]
                     f.write_text(data[item["key"]])
-                    os.chown(f, 0, int(gid))  # kubelet: the file's group is the fsGroup
-                    f.chmod(mode)
+                    # kubelet with fsGroup: the file's group is the fsGroup, and a read-only volume's
+                    # files get the group's read bit (mode | 0440, volume.SetVolumeOwnership)
+                    os.chown(f, 0, int(gid))
+                    f.chmod(mode | 0o440)
                 if m.get("subPath"):  # one file of the volume at its own path
                     args += ["-v", f"{directory / m['subPath']}:{m['mountPath']}:ro"]
                 else:

@@ -112,7 +112,7 @@ def test_a_cronjob_per_database_hardened_with_the_models_schedule() -> None:
     assert sc["allowPrivilegeEscalation"] is False and sc["seccompProfile"] == {"type": "RuntimeDefault"}
     assert c["resources"] == {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
     mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
-    assert set(mounts) == {"/etc/opsdeck-backup", "/run/opsdeck-backup", "/tmp"}
+    assert set(mounts) == {"/etc/opsdeck-backup/config", "/run/opsdeck-backup", "/tmp"}
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["config"]["secret"] == {
         "secretName": "shop-backup",
