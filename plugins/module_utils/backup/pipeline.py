@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import os
@@ -145,6 +146,30 @@ def _exit_text(what: str, rc: int, err: bytes, client: Client | None = None) -> 
     return f"{what} {how}" + (f": {text}" if text else "")
 
 
+def _splice_rest(src: int, dst: IO[bytes], count: list[int], check: StreamCheck) -> bool:
+    """Move the rest of the dump from its pipe into zstd's with splice(2), in the kernel: once the
+    format check has seen what it needs, the bytes need not be copied through this process.
+    Returns False (nothing moved; read and write as before) where splice is not available."""
+    splice = getattr(os, "splice", None)
+    if splice is None:
+        return False
+    dst.flush()
+    out = dst.fileno()
+    moved = False
+    while True:
+        try:
+            n = splice(src, out, PIPE_SIZE)
+        except OSError as exc:
+            if moved or exc.errno not in (errno.EINVAL, errno.ENOSYS):
+                raise
+            return False  # not pipes after all (or no splice for them): the caller reads instead
+        if not n:
+            return True
+        moved = True
+        count[0] += n
+        check.passed(n)
+
+
 @dataclass
 class Streamed:
     raw_size: int
@@ -196,6 +221,8 @@ def stream_to_store(
             try:
                 fd = dump.stdout.fileno()
                 while True:
+                    if not check.needs_more() and _splice_rest(fd, comp.stdin, raw_size, check):
+                        break
                     chunk = os.read(fd, CHUNK)
                     if not chunk:
                         break
