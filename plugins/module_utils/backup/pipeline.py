@@ -6,8 +6,10 @@ Backup::
     dump tool --stdout--> [format check] --> zstd -T0 --> age -r KEY... --> store writer
                    (this process)         (OS pipe between zstd and age)    (parts, in flight)
 
-The dump's bytes pass through this process once (to count them and show them to the
-engine's format check) and the encrypted bytes once more (to hash and upload them: the
+The dump's bytes pass through this process (to count them and show them to the engine's
+format check) for as long as the check needs them: a PostgreSQL check reads only the header
+and the table of contents, and the rest then moves from pipe to pipe in the kernel
+(splice(2)). The encrypted bytes pass through once more (to hash and upload them: the
 SHA-256 of the stored object is the one end-to-end hash; the dump itself is guarded by
 zstd's content checksum and age's authenticated encryption, so it is not hashed again); nothing is written to local disk and memory stays bounded by the store's part
 size times its concurrency. The backup becomes *complete* only when every step exited 0,
