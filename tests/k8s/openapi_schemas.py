@@ -123,3 +123,24 @@ def kubeconform(binary: Path, directory: Path, docs: list[dict[str, Any]], workd
     report = json.loads(done.stdout)
     report["returncode"] = done.returncode
     return report
+
+
+def served_kinds(openapi: dict[str, Any]) -> set[tuple[str, str]]:
+    """(apiVersion, kind) of every kind the OpenAPI document defines (what the cluster serves)."""
+    return {
+        (f"{g['group']}/{g['version']}" if g["group"] else g["version"], g["kind"])
+        for d in openapi["definitions"].values()
+        for g in d.get("x-kubernetes-group-version-kind", [])
+    }
+
+
+def kubeconform_served(
+    openapi: dict[str, Any], docs: list[dict[str, Any]], binary: Path, workdir: Path
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """kubeconform of the ``docs`` whose kind the cluster serves, with schemas from ``openapi``:
+    (the docs checked, the report)."""
+    served = served_kinds(openapi)
+    checked = [m for m in docs if (m["apiVersion"], m["kind"]) in served]
+    schemas = workdir / f"schemas-{uuid.uuid4().hex[:6]}"
+    write_schemas(openapi, schemas, {(m["apiVersion"], m["kind"]) for m in checked})
+    return checked, kubeconform(binary, schemas, checked, workdir)

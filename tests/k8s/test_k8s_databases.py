@@ -38,7 +38,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release impor
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 
 from .conftest import ROOT, Cluster, pod_ready, wait_until
-from .openapi_schemas import kubeconform, write_schemas
+from .openapi_schemas import kubeconform_served
 from .test_k8s_app import Runner, recap, unique
 
 
@@ -246,18 +246,10 @@ def test_rendered_database_manifests_pass_kubeconform_with_the_clusters_own_sche
     (rel,) = render_apps(normalize_apps([app], environment="dev", registry="127.0.0.1:5000"), {"storage_class": "x"})
     manifests = keep_or_generate(lambda _ns, _name: None, fill_secrets(rel["manifests"], app["secrets"]))
     openapi = json.loads(cluster.kubectl("get", "--raw", "/openapi/v2").stdout)
-    served = {
-        (f"{g['group']}/{g['version']}" if g["group"] else g["version"], g["kind"])
-        for d in openapi["definitions"].values()
-        for g in d.get("x-kubernetes-group-version-kind", [])
-    }
+    checked, report = kubeconform_served(openapi, manifests, cluster.bin / "kubeconform", tmp_path)
     # ServiceMonitors only when this cluster has the Prometheus Operator CRDs (test_k8s_monitoring installs them)
-    checked = [m for m in manifests if (m["apiVersion"], m["kind"]) in served]
     assert {m["kind"] for m in manifests} - {m["kind"] for m in checked} <= {"ServiceMonitor"}
     assert sum(m["kind"] == "StatefulSet" for m in checked) == 4
-    schemas = tmp_path / "schemas"
-    write_schemas(openapi, schemas, {(m["apiVersion"], m["kind"]) for m in checked})
-    report = kubeconform(cluster.bin / "kubeconform", schemas, checked, tmp_path)
     assert report.pop("returncode") == 0, report
     assert report["summary"] == {"valid": len(checked), "invalid": 0, "errors": 0, "skipped": 0}
 
@@ -276,7 +268,10 @@ def test_rendered_database_manifests_pass_kubeconform_with_the_clusters_own_sche
 STATE = ROOT / "tests" / "rig" / ".state"
 
 
-def _rig_images() -> dict[str, str]:
+DB_IMAGES = ("postgresql", "postgres-exporter", "redis", "redis-exporter", "mariadb", "mysqld-exporter")
+
+
+def _rig_images(names: tuple[str, ...] = DB_IMAGES) -> dict[str, str]:
     """Rendered reference (registry/opsdeck/<name>:<tag>) -> the rig's image of <name>."""
     env_file = STATE / "images.env"
     if not env_file.exists():
@@ -284,7 +279,7 @@ def _rig_images() -> dict[str, str]:
     env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
     return {
         name: env[f"OPSDECK_IMAGE_{name.upper().replace('-', '_')}"]
-        for name in ("postgresql", "postgres-exporter", "redis", "redis-exporter", "mariadb", "mysqld-exporter")
+        for name in names
         if f"OPSDECK_IMAGE_{name.upper().replace('-', '_')}" in env
     }
 
