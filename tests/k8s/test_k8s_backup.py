@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
 import secrets
 import subprocess
 import uuid
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 
 from ansible_collections.opsdeck.platform.plugins.module_utils.backup import catalog
@@ -38,6 +41,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases imp
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import fill_secrets
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
+from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import base_rules
 
 from ..procs import rig_setting
 from .conftest import Cluster, wait_until
@@ -257,6 +261,123 @@ def test_rendered_backup_manifests_pass_kubeconform_with_the_clusters_own_schema
     assert sum(m["kind"] == "CronJob" for m in checked) == 2
     assert report.pop("returncode") == 0, report
     assert report["summary"] == {"valid": len(checked), "invalid": 0, "errors": 0, "skipped": 0}
+
+
+def test_the_recording_rules_make_the_rule_librarys_backup_alerts_fire_from_kube_state_metrics(
+    tmp_path: Path,
+) -> None:
+    """promtool (the rig's Prometheus image) evaluates the rendered PrometheusRule with the rule
+    library's own backup alerts over kube-state-metrics series of the CronJobs: a failed Job after
+    the last success fires BackupFailed, a success after the failure clears it, no success for 26
+    hours fires BackupStale (30 h: 28 h after the success at 02:00)."""
+    images = _rig_images(("prometheus",))
+    if "prometheus" not in images or _docker("info", check=False).returncode != 0:
+        pytest.skip("the rig's Prometheus image (promtool) or the Docker engine is missing")
+    variables = store_vars("https://s3.example.com", "ak", "sk", "AGE-SECRET-KEY-1" + "Q" * 58)
+    (rel,) = render_apps(normalize_apps([shop("bkp")], environment="dev"), {"backup": backup_option(variables)})
+    (rule,) = [m for m in rel["manifests"] if m["kind"] == "PrometheusRule"]
+    library = [g for g in base_rules() if g["name"] == "opsdeck-backups"]
+    (tmp_path / "backups.yml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    (tmp_path / "library.yml").write_text(yaml.safe_dump({"groups": library}))
+    ns, cron = 'namespace="bkp"', "bkp-orders-db-backup"
+    hour = 3600
+
+    def job(name: str, start: int, failed: int, owner: str = cron, samples: int = 200) -> list[dict[str, str]]:
+        ref = f'{ns},job_name="{name}"'
+        return [
+            {"series": f"kube_job_status_start_time{{{ref}}}", "values": f"{start}x{samples}"},
+            {"series": f'kube_job_failed{{{ref},condition="true"}}', "values": f"{failed}x{samples}"},
+            {
+                "series": f'kube_job_owner{{{ref},owner_kind="CronJob",owner_name="{owner}",owner_is_controller="1"}}',
+                "values": f"1x{samples}",
+            },
+        ]
+
+    labels = {"app": "bkp", "database": "orders", "engine": "postgres", "namespace": "bkp"}
+
+    def annotations(alert: str, age: str = "") -> dict[str, str]:
+        """The library rule's annotations with its templates filled for these labels (and the age)."""
+        (found,) = [r for r in library[0]["rules"] if r["alert"] == alert]
+
+        def fill(text: str) -> str:
+            text = text.replace("{{ $value | humanizeDuration }}", age)
+            return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m.group(1)], text)
+
+        return {k: fill(v) for k, v in found["annotations"].items()}
+
+    tests = {
+        "evaluation_interval": "1m",
+        "rule_files": ["backups.yml", "library.yml"],
+        "tests": [
+            {
+                # the last success at 00:00, a run started at 01:00 failed; the verify CronJob never succeeded
+                "interval": "1m",
+                "input_series": [
+                    {"series": f'kube_cronjob_status_last_successful_time{{{ns},cronjob="{cron}"}}', "values": "0x200"},
+                    *job(f"{cron}-1", hour, 1),
+                    *job("bkp-orders-db-verify-1", hour, 0, owner="bkp-orders-db-verify"),
+                ],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "10m",
+                        "alertname": "BackupFailed",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {**labels, "severity": "warning"},
+                                "exp_annotations": annotations("BackupFailed"),
+                            }
+                        ],
+                    }
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": "opsdeck_backup_last_failure_timestamp_seconds",
+                        "eval_time": "1m",
+                        "exp_samples": [
+                            {"labels": _series("opsdeck_backup_last_failure_timestamp_seconds", labels), "value": hour}
+                        ],
+                    }
+                ],
+            },
+            {
+                # a success at 02:00 after the failure at 01:00: no BackupFailed; 28 hours later BackupStale
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": f'kube_cronjob_status_last_successful_time{{{ns},cronjob="{cron}"}}',
+                        "values": f"{2 * hour}x1900",
+                    },
+                    *job(f"{cron}-1", hour, 1, samples=1900),
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "3h", "alertname": "BackupFailed", "exp_alerts": []},
+                    {"eval_time": "3h", "alertname": "BackupStale", "exp_alerts": []},
+                    {
+                        "eval_time": "30h",
+                        "alertname": "BackupStale",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {**labels, "severity": "critical"},
+                                "exp_annotations": annotations("BackupStale", "1d 4h 0m 0s"),
+                            }
+                        ],
+                    },
+                ],
+            },
+        ],
+    }
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(tests))
+    done = _docker(
+        "run", "--rm", "--user", f"{os.getuid()}", "-v", f"{tmp_path}:/rules:ro", "-w", "/rules",
+        "--entrypoint", "promtool", images["prometheus"], "test", "rules", "test.yml",
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "SUCCESS" in done.stdout + done.stderr
+
+
+def _series(name: str, labels: dict[str, str]) -> str:
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
 # ---------------------------------------------------------------------------------------------
