@@ -8,6 +8,7 @@
 #   make cluster-up      the Kubernetes test control plane (kwok nodes); kubeconfig in tests/rig/.state/kubeconfig
 #   make cluster-down    delete that cluster (the built binaries stay cached)
 #   make k8s             the Kubernetes tier alone (tests/k8s)
+#   make ee              the execution environment image: ansible-builder on the rig's Debian base (tests/rig/ee/build.py)
 #   make lock            re-pin tests/requirements.lock from tests/requirements.txt
 #   make bench           benchmarks (tests/bench), ratios against baselines measured in the same run
 #   make demo            the whole site on this machine (inventories/local): app, database, monitoring, logging, backups
@@ -85,6 +86,10 @@ endif
 
 build: venv
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path build/
+
+.PHONY: ee
+ee: venv rig
+	$(PY) tests/rig/ee/build.py
 
 lock:
 	rm -rf $(ROOT)/.lockvenv && $(BASE_PYTHON) -m venv $(ROOT)/.lockvenv
