@@ -468,7 +468,7 @@ def test_the_rendered_backup_pods_back_up_verify_and_restore_for_real(tmp_path: 
             "s3", endpoint_url=f"http://{s3_ip}:9000", aws_access_key_id=access, aws_secret_access_key=secret,
             region_name="us-east-1", config=Config(s3={"addressing_style": "path"}),
         )  # fmt: skip
-        wait_until("the S3 server", lambda: _try(lambda: s3.list_buckets()), timeout=30)
+        wait_until("the S3 server", lambda: _try(s3.list_buckets), timeout=30)
         s3.create_bucket(Bucket="k8s-backups")
 
         # the backup CronJob's pod: run, then prune

@@ -1,4 +1,3 @@
-#!/usr/bin/python3 -IB
 # SPDX-License-Identifier: GPL-3.0-or-later
 """opsdeck-backup-job: the entry point of the backup engine's image (Kubernetes CronJobs of k8s_app).
 
@@ -17,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, "/usr/local/lib/opsdeck-backup")
-from opsdeck_backup.cli import main  # noqa: E402
+from opsdeck_backup.cli import main
 
 STEPS = ("run", "prune", "verify", "list")
 
