@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A bounded request loop against the edge on loopback, for the reload test.
+"""A bounded request loop against the edge on loopback, for the reload and failover tests.
 
 GET https://<host>:<port>/ over a new TLS connection each time (chain verified with --ca, SNI
 <host>, TCP to 127.0.0.1), paced at --rate per second, until --stop exists or --seconds pass
-(at most --max requests). Prints {"ok", "failed", "statuses", "errors"} as JSON. A request
-fails on any error or a status other than 200.
+(at most --max requests). Prints {"ok", "failed", "statuses", "errors", "backends"} as JSON:
+"backends" counts the answers by the "hostname" the sample app reports (its container, so the
+replica that served it). A request fails on any error or a status other than 200.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("--max", type=int, default=2000)
     args = parser.parse_args()
     ctx = ssl.create_default_context(cafile=args.ca)
-    ok, failed, statuses, errors = 0, 0, {}, []
+    ok, failed, statuses, errors, backends = 0, 0, {}, [], {}
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline and ok + failed < args.max and not os.path.exists(args.stop):
         started = time.monotonic()
@@ -39,8 +40,10 @@ def main() -> None:
             conn.sock = ctx.wrap_socket(sock, server_hostname=args.host)
             conn.request("GET", "/")
             resp = conn.getresponse()
-            resp.read()
+            body = resp.read()
             conn.close()
+            backend = _backend(body)
+            backends[backend] = backends.get(backend, 0) + 1
             statuses[str(resp.status)] = statuses.get(str(resp.status), 0) + 1
             if resp.status == 200:
                 ok += 1
@@ -50,7 +53,16 @@ def main() -> None:
             failed += 1
             errors.append(f"{type(exc).__name__}: {exc}")
         time.sleep(max(0.0, 1 / args.rate - (time.monotonic() - started)))
-    print(json.dumps({"ok": ok, "failed": failed, "statuses": statuses, "errors": errors[:10]}))
+    print(json.dumps({"ok": ok, "failed": failed, "statuses": statuses, "errors": errors[:10], "backends": backends}))
+
+
+def _backend(body: bytes) -> str:
+    """The replica that answered: the sample app's "hostname" field, or "?" for another answer."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return "?"
+    return str(answer.get("hostname", "?")) if isinstance(answer, dict) else "?"
 
 
 if __name__ == "__main__":
