@@ -62,6 +62,7 @@ def scrape_targets(
     logging_shipper_port: int = 9430,
     edge_hosts: Any = None,
     edge_exporter_port: int = 9113,
+    backup_hosts: Any = None,
 ) -> Any:
     """file_sd target lists (apps, nodes, docker, probes, victorialogs, logship, edge) from the model and the hosts."""
     return _wrap(m.scrape_targets, "cannot derive scrape targets")(
@@ -78,6 +79,7 @@ def scrape_targets(
         logging_shipper_port=logging_shipper_port,
         edge_hosts=edge_hosts,
         edge_exporter_port=edge_exporter_port,
+        backup_hosts=backup_hosts,
     )
 
 

@@ -750,6 +750,44 @@ def _check_hosts(hosts: Any) -> list[dict[str, Any]]:
     return hosts
 
 
+def _node_targets(
+    docker_hosts: list[dict[str, Any]],
+    backup_hosts: list[dict[str, Any]],
+    local: list[str],
+    default_port: int,
+    env: str,
+) -> list[dict[str, Any]]:
+    """Job ``node``: one node exporter per host, docker hosts first, then the backup hosts not among them."""
+    seen: set[str] = set()
+    findings: list[str] = []
+    nodes: list[dict[str, Any]] = []
+    for which, host in [("hosts", h) for h in docker_hosts] + [("backup hosts", h) for h in backup_hosts]:
+        if host["name"] in seen:
+            continue
+        seen.add(host["name"])
+        enabled = host.get("node_exporter", True)
+        if not isinstance(enabled, bool):
+            findings.append(f"{which} '{host['name']}': field 'node_exporter' must be true or false, got {enabled!r}")
+            continue
+        if not enabled:
+            continue
+        port = host.get("node_exporter_port", default_port)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            findings.append(
+                f"{which} '{host['name']}': monitoring_node_exporter_port {port!r} is not a TCP port (1-65535)"
+            )
+            continue
+        nodes.append(
+            {
+                "targets": [f"{_bracket('127.0.0.1' if host['name'] in local else host['address'])}:{port}"],
+                "labels": {"instance": host["name"], "env": env},
+            }
+        )
+    if findings:
+        raise MonitoringError(findings)
+    return nodes
+
+
 def scrape_targets(
     apps: Any,
     hosts: Any = None,
@@ -765,6 +803,7 @@ def scrape_targets(
     logging_shipper_port: int = 9430,
     edge_hosts: Any = None,
     edge_exporter_port: int = 9113,
+    backup_hosts: Any = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """file_sd target lists, by file: ``apps``, ``nodes``, ``docker``, ``probes``,
     ``victorialogs``, ``logship``, ``edge``.
@@ -780,6 +819,12 @@ def scrape_targets(
     ``edge_hosts`` (``[{name, address}]``): the edge proxies (role edge), whose NGINX exporter
     answers at ``edge_exporter_port`` (job ``edge``); their public URLs are probed like every
     public port (the ``public`` probes, TLS expiry included).
+    ``backup_hosts`` (``[{name, address}]``): the hosts the backup role runs on (database hosts);
+    each runs a node exporter of its own whose textfile collector serves the backup metrics, listed
+    in ``nodes`` (job ``node``) like the docker hosts' and addressed the same way. A host that is
+    both a docker host and a backup host is listed once (it runs one exporter). A host with
+    ``node_exporter: false`` runs none and is left out of ``nodes`` (its other targets stay); one
+    with ``node_exporter_port`` is scraped on that port instead of ``node_exporter_port``.
     """
     apps_n = _normalized(apps)
     hosts_l = _check_hosts(hosts)
@@ -868,13 +913,7 @@ def scrape_targets(
         )
     if findings:
         raise MonitoringError(findings)
-    nodes = [
-        {
-            "targets": [f"{_bracket('127.0.0.1' if h['name'] in local else h['address'])}:{node_exporter_port}"],
-            "labels": {"instance": h["name"], "env": environment or ""},
-        }
-        for h in hosts_l
-    ]
+    nodes = _node_targets(hosts_l, _check_hosts(backup_hosts), local, node_exporter_port, environment or "")
     docker = (
         [
             {
