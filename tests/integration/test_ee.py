@@ -27,6 +27,7 @@ import ansible_runner
 import pytest
 import yaml
 
+from .test_site_aap import _failures
 from .test_site_inventories import STRONG_SECRETS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,14 +80,6 @@ def _job(tmp_path: Path, image: str, playbook: str, extravars: dict[str, Any], i
     # the job ran in a container of the EE image, not on this machine's Ansible
     assert command[:2] == ["docker", "run"] and image in command, command
     return runner
-
-
-def _failures(runner) -> list[str]:
-    return [
-        str(e["event_data"].get("res", {}).get("msg", ""))
-        for e in runner.events
-        if e.get("event") == "runner_on_failed" and not e["event_data"].get("ignore_errors")
-    ]
 
 
 def _stats_data(runner) -> dict[str, Any]:
