@@ -11,8 +11,9 @@ format check) for as long as the check needs them: a PostgreSQL check reads only
 and the table of contents, and the rest then moves from pipe to pipe in the kernel
 (splice(2)). The encrypted bytes pass through once more (to hash and upload them: the
 SHA-256 of the stored object is the one end-to-end hash; the dump itself is guarded by
-zstd's content checksum and age's authenticated encryption, so it is not hashed again); nothing is written to local disk and memory stays bounded by the store's part
-size times its concurrency. The backup becomes *complete* only when every step exited 0,
+zstd's content checksum and age's authenticated encryption, so it is not hashed again).
+Nothing is written to local disk and memory stays bounded by the store's part size times
+its concurrency. The backup becomes *complete* only when every step exited 0,
 the dump was not empty, the format check passed, the data object was committed and
 checked, and then the manifest was written. Any failure kills what still runs, aborts the
 upload and leaves no manifest, so the failed run is never listed.
