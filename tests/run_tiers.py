@@ -8,6 +8,14 @@ earlier one failed (so one run reports everything), except that the tiers standi
 the rig (integration, molecule) are counted failed when the rig could not be set up.
 Logs of each step go to tests/.logs/; a failing step prints the tail of its log.
 
+Builds that only a later tier needs start early, in the background, at the lowest CPU
+priority (``nice -n 19``: they take what the tiers leave idle): the Kubernetes control
+plane (tests/rig/k8s/build.sh) from the start when the k8s tier is to run after others,
+and the execution environment image (tests/rig/ee/build.py) once the rig is up when the
+integration tier is to run. Both take a lock, so the tier that needs one waits for the
+background build to end (or builds it itself when the background build failed). On a
+machine that has them cached they end at once.
+
 The run ends with a line per tier (``molecule: 3 passed, 0 failed (412 s)``) and a last
 line ``total: N passed, N failed``; the exit status is non-zero on any failure. A tier
 with nothing to run (pytest's exit 5) counts as 0 passed, 0 failed: not a failure.
@@ -143,6 +151,37 @@ def run_pytest(tier: Tier, paths: list[str], extra: list[str] | None = None) -> 
     if rc != 0 and tier.failed == 0:
         tier.failed += 1
         tier.failures.append(f"pytest exit {rc}")
+
+
+class Background:
+    """A build started early at the lowest CPU priority; its log goes to tests/.logs/background-<name>.log."""
+
+    def __init__(self, name: str, argv: list[str]) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.log = LOGS / f"background-{name}.log"
+        self.start = time.monotonic()
+        say(f"--- background: {name}: {' '.join(argv)} (log: {self.log})")
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                ["nice", "-n", "19", *argv], cwd=ROOT, env=env(), stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def finish(self) -> None:
+        """Wait for it and say how it ended (a failure is not counted: the tier needing it builds again)."""
+        rc = self.proc.wait()
+        how = "ok" if rc == 0 else f"FAILED (exit {rc}; the tier that needs it builds it again)"
+        say(f"--- background: {self.name} {how} ({time.monotonic() - self.start:.0f} s after its start)")
+
+
+def background_builds(tiers: list[str], after: str | None) -> list[Background]:
+    """The background builds to start at this point of the run (``after``: the tier just done)."""
+    started = []
+    if after is None and "k8s" in tiers and tiers.index("k8s") > 0:
+        started.append(Background("k8s-build", ["bash", "tests/rig/k8s/build.sh"]))
+    if after == "rig" and "integration" in tiers:
+        started.append(Background("ee-build", [sys.executable, "tests/rig/ee/build.py"]))
+    return started
 
 
 def tier_rig(tier: Tier, _args: argparse.Namespace) -> None:
@@ -291,6 +330,7 @@ def main() -> int:
     args = parser.parse_args()
     results: list[Tier] = []
     rig_ok = True
+    builds = background_builds(args.tiers, None)
     for name in args.tiers:
         tier = Tier(name)
         say(f"=== {name}")
@@ -305,6 +345,10 @@ def main() -> int:
             rig_ok = False
         results.append(tier)
         say(tier.line())
+        if rig_ok:
+            builds += background_builds(args.tiers, name)
+    for build in builds:
+        build.finish()
     say("=== summary")
     for tier in results:
         say(tier.line() + (f"  [failed: {', '.join(tier.failures)}]" if tier.failures else ""))
