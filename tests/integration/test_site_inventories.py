@@ -238,3 +238,67 @@ def test_restore_and_dr_run_only_when_asked() -> None:
     assert "Drill the DR failover into scratch targets" not in default
     assert "Drill the DR failover into scratch targets" in plays("--tags", "dr_drill")
     assert "Restore a database of the application model" in plays("-e", '{"opsdeck_site_run": ["restore"]}')
+
+
+# ----- the database hosts' node exporter (backup metrics), as the inventories give it ----------
+
+_EXPORTER_VARS = (
+    "backup_metrics_dir",
+    "monitoring_node_exporter_textfile_dir",
+    "monitoring_node_exporter_listen_address",
+    "monitoring_node_exporter_port",
+    "monitoring_node_exporter_enabled",
+)
+
+
+def _rendered(environment: str, host: str) -> dict[str, object]:
+    """The exporter variables of ``host`` as Ansible renders them (the debug module, on the controller)."""
+    msg = "{" + ", ".join(f"'{v}': {v} | default(none)" for v in _EXPORTER_VARS) + "}"
+    result = subprocess.run(
+        [
+            str(BIN / "ansible"),
+            host,
+            "-i",
+            f"inventories/{environment}",
+            *_vault_args(environment),
+            "-m",
+            "ansible.builtin.debug",
+            "-a",
+            f"msg={{{{ {msg} }}}}",
+            "-c",
+            "local",
+        ],
+        cwd=ROOT,
+        env={**_env(), "ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, _out(result)
+    return json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"][host]["msg"]
+
+
+@pytest.mark.parametrize(("environment", "host"), [("staging", "stg-db-1.internal"), ("prod", "prod-db-1.internal")])
+def test_database_hosts_get_the_exporter_settings_from_the_inventory(environment: str, host: str) -> None:
+    got = _rendered(environment, host)
+    assert got["backup_metrics_dir"] == "/var/lib/opsdeck/textfile"
+    assert got["monitoring_node_exporter_textfile_dir"] == got["backup_metrics_dir"]
+    assert got["monitoring_node_exporter_listen_address"] == "auto"
+    assert int(str(got["monitoring_node_exporter_port"])) == 9100
+    assert got["monitoring_node_exporter_enabled"] is None  # the role's default: on
+
+
+@pytest.mark.parametrize(("environment", "host"), [("staging", "stg-db-1.internal"), ("prod", "prod-db-1.internal")])
+def test_the_monitoring_playbook_deploys_an_exporter_on_the_database_hosts(environment: str, host: str) -> None:
+    result = playbook("playbooks/monitoring.yml", f"inventories/{environment}", "--list-hosts")
+    assert result.returncode == 0, _out(result)
+    play = result.stdout.split("Deploy the node exporter on the docker hosts and the backup hosts", 1)[1]
+    play = play.split("play #", 1)[0]
+    assert host in play and "-app-1.internal" in play
+
+
+def test_the_demo_backup_host_runs_no_exporter_of_its_own() -> None:
+    got = _rendered("local", "opsdeck-demo-backup")
+    assert got["monitoring_node_exporter_enabled"] is False
+    assert got["backup_metrics_dir"] == "/var/lib/opsdeck-demo/textfile"
