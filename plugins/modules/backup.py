@@ -92,6 +92,20 @@ options:
     description: Abort the job's unfinished uploads older than this (left by a run that could not abort them).
     type: int
     default: 21600
+  metrics_dir:
+    description:
+      - The node exporter textfile directory of the host (the backup role's C(backup_metrics_dir)). When set
+        and present, the outcome of this run (success or failure) is recorded in the job's metrics there, as a
+        scheduled run records it, so that a backup taken by hand counts for the backup alerts too. The run
+        then also takes the job's lock in O(state_dir): while a scheduled run of the same job is going on,
+        it waits for that run to end, then takes its own backup.
+      - When the directory does not exist (the backup role is not installed on the host), or this user cannot
+        write it or O(state_dir), nothing is recorded and the module warns.
+    type: path
+  state_dir:
+    description: Where the job's metrics state and lock live (the backup role's C(backup_state_dir)).
+    type: path
+    default: /var/lib/opsdeck-backup
 """
 
 EXAMPLES = r"""
@@ -141,18 +155,26 @@ backup:
     restore_by_hand: "age -d -i KEY.txt data.pgdump.zst.age | zstd -d | pg_restore ... -d DBNAME"
 """
 
+import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.opsdeck.platform.plugins.module_utils.backup import catalog, pipeline
 from ansible_collections.opsdeck.platform.plugins.module_utils.backup.errors import BackupError
+from ansible_collections.opsdeck.platform.plugins.module_utils.backup.metrics import DEFAULT_STATE_DIR
 from ansible_collections.opsdeck.platform.plugins.module_utils.backup_args import (
     common_spec,
     connection_spec,
     job_of,
     store_of,
 )
+
+
+def _writable(metrics_dir: str, state_dir: str) -> bool:
+    """The metrics directory exists and is writable, and so is the state directory (or where it goes)."""
+    state = state_dir if os.path.isdir(state_dir) else os.path.dirname(state_dir.rstrip("/")) or "/"
+    return os.path.isdir(metrics_dir) and os.access(metrics_dir, os.W_OK) and os.access(state, os.W_OK)
 
 
 def main() -> None:
@@ -165,6 +187,8 @@ def main() -> None:
             "globals": {"type": "bool", "default": True},
             "fresh_within": {"type": "int", "default": 0},
             "stale_upload_seconds": {"type": "int", "default": 21600},
+            "metrics_dir": {"type": "path"},
+            "state_dir": {"type": "path", "default": DEFAULT_STATE_DIR},
         },
         supports_check_mode=True,
     )
@@ -188,7 +212,17 @@ def main() -> None:
                     module.exit_json(changed=False, backup=recent[0], msg=f"a backup {age:.0f} s old exists")
         if module.check_mode:
             module.exit_json(changed=True, msg=f"would back up {job.name}")
-        manifest = pipeline.backup(job, store, settings)
+        metrics_dir = p["metrics_dir"]
+        if metrics_dir and not _writable(metrics_dir, p["state_dir"]):
+            module.warn(
+                f"metrics_dir {metrics_dir} does not exist, or it or state_dir {p['state_dir']} is not writable "
+                "by this user (become?): this backup is not recorded in the metrics"
+            )
+            metrics_dir = None
+        if metrics_dir:
+            manifest = pipeline.recorded_backup(job, store, settings, state_dir=p["state_dir"], metrics_dir=metrics_dir)
+        else:
+            manifest = pipeline.backup(job, store, settings)
     except BackupError as exc:
         module.fail_json(msg=f"{p['app']}/{p['database']}: {exc}", exception=traceback.format_exc())
     module.exit_json(changed=True, backup=manifest)

@@ -218,3 +218,83 @@ def test_module_errors_name_the_app_and_database(s3_server, s3_bucket, tmp_path)
     assert r["bad recipient"]["msg"] == "shop/orders: recipients: 'not-a-key' is not an age X25519 public key (age1...)"
     assert r["nothing to restore"]["msg"] == "shop/orders: no complete backup"
     assert r["keep nothing"]["msg"].startswith("shop/orders: prune of shop/orders: keep:")
+
+
+def test_a_backup_by_the_module_is_recorded_in_the_metrics_like_a_scheduled_one(
+    postgres_server, s3_server, s3_bucket, tmp_path
+):
+    """metrics_dir: success and failure land in the job's textfile metrics (the alerts' input);
+    a directory that does not exist records nothing and says so."""
+    key = tmp_path / "key.txt"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    public = next(line.split(": ")[1] for line in key.read_text().splitlines() if line.startswith("# public key: "))
+    db = new_pg_db(postgres_server, rows=50)
+    textfile, state = tmp_path / "textfile", tmp_path / "state"
+    textfile.mkdir()
+    extra = {
+        "store": {
+            "bucket": s3_bucket,
+            "prefix": "recorded",
+            "endpoint_url": s3_server.endpoint_url,
+            "access_key": s3_server.access_key,
+            "secret_key": s3_server.secret_key,
+        },
+        "source": {
+            "engine": "postgres",
+            "host": postgres_server.host,
+            "user": "postgres",
+            "password": postgres_server.password,
+        },
+        "bad_source": {
+            "engine": "postgres",
+            "host": postgres_server.host,
+            "user": "postgres",
+            "password": "wrong-password",
+            "dbname": "nonexistent",
+        },
+        "recipient": public,
+        "db": db,
+        "textfile": str(textfile),
+        "state": str(state),
+        "missing": str(tmp_path / "no-such-dir"),
+    }
+    common = {
+        "app": "shop",
+        "database": "{{ db }}",
+        "store": "{{ store }}",
+        "recipients": ["{{ recipient }}"],
+        "state_dir": "{{ state }}",
+    }
+    tasks = [
+        {
+            "name": "backup",
+            "opsdeck.platform.backup": {**common, "source": "{{ source }}", "metrics_dir": "{{ textfile }}"},
+        },
+        {
+            "name": "failing backup",
+            "ignore_errors": True,
+            "opsdeck.platform.backup": {**common, "source": "{{ bad_source }}", "metrics_dir": "{{ textfile }}"},
+        },
+        {
+            "name": "no metrics dir",
+            "opsdeck.platform.backup": {**common, "source": "{{ source }}", "metrics_dir": "{{ missing }}"},
+        },
+    ]
+    out = run_play(tmp_path, tasks, extra)
+    r = out["results"]
+    assert r["backup"]["changed"] is True
+    assert r["failing backup"]["failed"] is True
+    assert r["no metrics dir"]["changed"] is True
+    assert any("does not exist" in w for w in r["no metrics dir"].get("warnings", [])), r["no metrics dir"]
+    prom = (textfile / f"opsdeck_backup_shop_{db}.prom").read_text()
+    labels = f'{{app="shop",database="{db}",engine="postgres"}}'
+    values = {line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in prom.splitlines() if labels in line}
+    assert values["opsdeck_backup_last_size_bytes"] == r["backup"]["backup"]["objects"]["data"]["size"]
+    assert values["opsdeck_backup_failures_total"] == 1
+    assert (
+        values["opsdeck_backup_last_failure_timestamp_seconds"]
+        >= values["opsdeck_backup_last_success_timestamp_seconds"]
+    )
+    # the third run (no such metrics dir) recorded nothing: the success is still the first one's
+    assert len(list(textfile.iterdir())) == 1
+    assert "wrong-password" not in out["stdout"]

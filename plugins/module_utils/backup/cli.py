@@ -21,41 +21,23 @@ one job never overlap. Credentials come from the config file (0600), never from 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from . import catalog, config, pipeline, pitr, prune
 from .errors import BackupError
-from .metrics import JobMetrics
+from .metrics import DEFAULT_STATE_DIR, JobMetrics
+from .metrics import job_lock as _job_lock
 
 DEFAULT_CONFIG = "/etc/opsdeck-backup/config.json"
-DEFAULT_STATE_DIR = "/var/lib/opsdeck-backup"
 
 
 def _print(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
-
-
-@contextlib.contextmanager
-def _job_lock(state_dir: str, job: str, *, wait: bool = False) -> Iterator[None]:
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
-    path = os.path.join(state_dir, job.replace("/", "_") + ".lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BackupError(f"{job}: another run of this job is in progress") from None
-        yield
-    finally:
-        os.close(fd)
 
 
 def _metrics(conf: dict[str, Any], job: pipeline.Job) -> JobMetrics:
@@ -72,17 +54,13 @@ def _identity(conf: dict[str, Any]) -> pipeline.Identity:
 
 def cmd_run(conf: dict[str, Any], args: argparse.Namespace) -> int:
     job = config.job_named(conf, args.job)
-    metrics = _metrics(conf, job)
-    with _job_lock(conf.get("state_dir") or DEFAULT_STATE_DIR, job.name):
-        t0 = time.monotonic()
-        try:
-            manifest = pipeline.backup(job, config.store_from(conf), config.settings_from(conf))
-        except BaseException:
-            metrics.failure(time.time())
-            metrics.save()
-            raise
-        metrics.success(time.time(), time.monotonic() - t0, manifest["objects"]["data"]["size"])
-        metrics.save()
+    manifest = pipeline.recorded_backup(
+        job,
+        config.store_from(conf),
+        config.settings_from(conf),
+        state_dir=conf.get("state_dir") or DEFAULT_STATE_DIR,
+        metrics_dir=conf.get("metrics_dir"),
+    )
     data = manifest["objects"]["data"]
     _print(
         {

@@ -18,10 +18,16 @@ textfile collector requires. Metric names are the ones the rules of
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from typing import Any
+
+from .errors import BackupError
+
+DEFAULT_STATE_DIR = "/var/lib/opsdeck-backup"
 
 PREFIX = "opsdeck_backup_"
 _HELP = {
@@ -110,3 +116,19 @@ class JobMetrics:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.values)
+
+
+@contextlib.contextmanager
+def job_lock(state_dir: str, job: str, *, wait: bool = False) -> Iterator[None]:
+    """The job's lock in its state directory: two runs of one job (a timer's and a playbook's) never overlap."""
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(state_dir, job.replace("/", "_") + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError(f"{job}: another run of this job is in progress") from None
+        yield
+    finally:
+        os.close(fd)

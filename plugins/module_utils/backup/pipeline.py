@@ -43,6 +43,7 @@ from typing import IO, Any
 from . import catalog
 from .catalog import Layout
 from .errors import BackupError, tail
+from .metrics import JobMetrics, job_lock
 from .sources import Client, Connection, Engine, Files, Redis, StreamCheck, engine_for, test_database_name
 from .stores import MiB, Store, Writer
 
@@ -380,6 +381,27 @@ def backup(job: Job, store: Store, settings: Settings, *, now: dt.datetime | Non
         return manifest
     finally:
         cleaner.join(timeout=120)
+
+
+def recorded_backup(
+    job: Job, store: Store, settings: Settings, *, state_dir: str, metrics_dir: str | None, wait: bool = False
+) -> dict[str, Any]:
+    """``backup`` under the job's lock, its outcome (success or failure) recorded in the job's
+    textfile metrics: what a scheduled run does, and what the ``backup`` module does when told
+    where the metrics go, so a backup taken by hand counts for the alerts as well. ``wait``: wait
+    for a run of the job going on to end (else fail at once, as a scheduled run does)."""
+    with job_lock(state_dir, job.name, wait=wait):
+        metrics = JobMetrics(state_dir, metrics_dir, job.app, job.database, job.conn.engine).load()
+        t0 = time.monotonic()
+        try:
+            manifest = backup(job, store, settings)
+        except BaseException:
+            metrics.failure(time.time())
+            metrics.save()
+            raise
+        metrics.success(time.time(), time.monotonic() - t0, manifest["objects"]["data"]["size"])
+        metrics.save()
+    return manifest
 
 
 # --------------------------------------------------------------------------- restore
