@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """opsdeck-backup: the backup engine of opsdeck.platform (its image; the backup role installs the same on hosts)."""
+
 import sys
 
 sys.path.insert(0, "/usr/local/lib/opsdeck-backup")

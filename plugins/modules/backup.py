@@ -97,7 +97,7 @@ options:
       - The node exporter textfile directory of the host (the backup role's C(backup_metrics_dir)). When set
         and present, the outcome of this run (success or failure) is recorded in the job's metrics there, as a
         scheduled run records it, so that a backup taken by hand counts for the backup alerts too. The run
-        then also takes the job's lock in O(state_dir): while a scheduled run of the same job is going on,
+        then also takes the job's lock in O(state_dir); while a scheduled run of the same job is going on,
         it waits for that run to end, then takes its own backup.
       - When the directory does not exist (the backup role is not installed on the host), or this user cannot
         write it or O(state_dir), nothing is recorded and the module warns.
