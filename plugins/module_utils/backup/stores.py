@@ -62,10 +62,9 @@ class _Running:
     def __init__(self, algorithm: str) -> None:
         self.algorithm = algorithm
         self.crc = 0
-        self.sha: Any = hashlib.sha256() if algorithm == "SHA256" else None
 
     def update(self, data: bytes) -> None:
-        if self.sha is None:
+        if self.algorithm != "SHA256":
             self.crc = zlib.crc32(data, self.crc)
 
     def digest(self, sha256: Any) -> bytes:
