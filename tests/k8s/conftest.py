@@ -155,3 +155,33 @@ def static_volumes(cluster: Cluster) -> Iterator[str]:
         )
     yield storage_class
     delete_all(core.delete_persistent_volume, names)
+
+
+# The two Prometheus Operator CRDs k8s_app and the monitoring role use (tests/rig/k8s/crds.sh makes
+# them from the Go module github.com/prometheus-operator/prometheus-operator, cached by version).
+CRDS = ("monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml")
+
+
+def crd_dir() -> Path:
+    done = subprocess.run(["bash", str(RIG / "crds.sh")], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def operator_crds(cluster: Cluster) -> Iterator[None]:
+    directory = crd_dir()
+    for name in CRDS:
+        cluster.kubectl("apply", "--server-side", "--field-manager=opsdeck-tests", "-f", str(directory / name))
+    cluster.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/servicemonitors.monitoring.coreos.com",
+        "crd/prometheusrules.monitoring.coreos.com",
+    )
+    cluster.dynamic.resources.invalidate_cache()
+    yield
+    for name in CRDS:
+        cluster.kubectl("delete", "--ignore-not-found", "-f", str(directory / name), check=False)
+    cluster.dynamic.resources.invalidate_cache()

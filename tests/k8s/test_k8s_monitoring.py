@@ -10,9 +10,7 @@ cluster's own /openapi/v2 (tests/k8s/openapi_schemas.py): nothing is downloaded.
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +22,8 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release impor
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import slo_rules
 
-from .conftest import RIG, Cluster, wait_until
+from .conftest import Cluster, wait_until
 from .openapi_schemas import kubeconform, write_schemas
-
-CRDS = ("monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml")
 
 
 def model(name: str, **fields: Any) -> list[dict[str, Any]]:
@@ -48,31 +44,6 @@ def model(name: str, **fields: Any) -> list[dict[str, Any]]:
         **fields,
     }
     return normalize_apps([app], environment="staging", registry="127.0.0.1:5000")
-
-
-def crd_dir() -> Path:
-    done = subprocess.run(["bash", str(RIG / "crds.sh")], capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, done.stderr
-    return Path(done.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture
-def operator_crds(cluster: Cluster) -> Iterator[None]:
-    directory = crd_dir()
-    for name in CRDS:
-        cluster.kubectl("apply", "--server-side", "--field-manager=opsdeck-tests", "-f", str(directory / name))
-    cluster.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/servicemonitors.monitoring.coreos.com",
-        "crd/prometheusrules.monitoring.coreos.com",
-    )
-    cluster.dynamic.resources.invalidate_cache()
-    yield
-    for name in CRDS:
-        cluster.kubectl("delete", "--ignore-not-found", "-f", str(directory / name), check=False)
-    cluster.dynamic.resources.invalidate_cache()
 
 
 def test_without_the_crds_monitoring_objects_are_reported_not_applied(
