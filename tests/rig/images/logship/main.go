@@ -21,6 +21,20 @@
 // needs no running journald): each entry becomes a row with source=journal, the unit or the
 // syslog identifier as service, and the static fields; the journal cursor is saved the same way.
 //
+// With -pods-dir it reads a Kubernetes node's pod logs instead (the kubelet's layout, written
+// by containerd or CRI-O in the CRI format):
+//
+//   - <pods-dir>/<namespace>_<pod>_<uid>/<container>/<restart>.log
+//     lines "<RFC3339Nano time> <stdout|stderr> <P|F> <message>", P a part of a line that the
+//     following lines continue up to the one tagged F
+//
+// Each row carries namespace, pod, container, service (the container's name) and app (the
+// namespace without -namespace-prefix: one namespace per app), and the static fields; a
+// field may come from an environment variable (-field-env host=NODE_NAME, the node name from
+// the downward API). A file the kubelet rotated (<n>.log.<timestamp>, same inode) is read to
+// its end before the new <n>.log; positions are saved after the store accepted the batch, as
+// for the json-file logs.
+//
 // Standard library only, so it builds offline.
 package main
 
@@ -62,7 +76,8 @@ func (p *pairs) Set(v string) error {
 type config struct {
 	dir, url, state, listen, requireLabel string
 	journalDir, journalSince              string
-	labels, fields                        pairs
+	podsDir, namespacePrefix              string
+	labels, fields, fieldEnv              pairs
 	streamFields                          string
 	interval, timeout                     time.Duration
 	batchBytes                            int
@@ -135,6 +150,7 @@ func inode(fi os.FileInfo) uint64 {
 // row turns one json-file entry into a VictoriaLogs row. partial carries a line the engine
 // split (no trailing newline) until its end arrives.
 func row(cfg *config, c *container, line []byte, partial *strings.Builder) ([]byte, bool) {
+	line = bytes.TrimSpace(line)
 	var e struct {
 		Log    string `json:"log"`
 		Stream string `json:"stream"`
@@ -193,9 +209,13 @@ func push(cfg *config, client *http.Client, body []byte) error {
 	return nil
 }
 
+// rowFunc turns one line of a log file into a row; false while the line is not complete yet
+// (partial holds its beginning) or when the line is not readable.
+type rowFunc func(line []byte, partial *strings.Builder) ([]byte, bool)
+
 // ship sends what file path holds past pos. It returns the new position; on a push error
-// the position stays where VictoriaLogs last accepted.
-func ship(cfg *config, client *http.Client, c *container, path string, pos position) (position, error) {
+// the position stays where VictoriaLogs last accepted. name names the source in warnings.
+func ship(cfg *config, client *http.Client, name, path string, pos position, toRow rowFunc) (position, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return pos, err
@@ -223,7 +243,7 @@ func ship(cfg *config, client *http.Client, c *container, path string, pos posit
 			case errors.Is(err, errRefused):
 				pushErrors.Add(1)
 				rowsDropped.Add(int64(rows))
-				warn("refused "+c.ID, "container %s: %d rows dropped: %v", c.Name, rows, err)
+				warn("refused "+path, "%s: %d rows dropped: %v", name, rows, err)
 			case err != nil:
 				pushErrors.Add(1)
 				return err
@@ -245,7 +265,7 @@ func ship(cfg *config, client *http.Client, c *container, path string, pos posit
 			break // EOF or an incomplete last line: read it next time
 		}
 		pending += int64(len(line))
-		if r, ok := row(cfg, c, bytes.TrimSpace(line), &partial); ok {
+		if r, ok := toRow(line, &partial); ok {
 			batch.Write(r)
 			rows++
 			consumed = pending
@@ -423,16 +443,17 @@ func cycle(cfg *config, client *http.Client, st map[string]position) {
 			continue
 		}
 		pos := st[c.ID]
+		toRow := func(line []byte, partial *strings.Builder) ([]byte, bool) { return row(cfg, c, line, partial) }
 		// Finish a file the engine rotated away (log.1 keeps the inode we were reading).
 		if fi, err := os.Stat(c.LogPath + ".1"); err == nil && pos.Inode != 0 && inode(fi) == pos.Inode {
-			if p, err := ship(cfg, client, c, c.LogPath+".1", pos); err != nil {
+			if p, err := ship(cfg, client, "container "+c.Name, c.LogPath+".1", pos, toRow); err != nil {
 				st[c.ID] = p
 				warn(c.ID, "container %s: %v", c.Name, err)
 				continue
 			}
 			pos = position{}
 		}
-		p, err := ship(cfg, client, c, c.LogPath, pos)
+		p, err := ship(cfg, client, "container "+c.Name, c.LogPath, pos, toRow)
 		st[c.ID] = p
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			warn(c.ID, "container %s: %v", c.Name, err)
@@ -479,6 +500,9 @@ func main() {
 	flag.IntVar(&cfg.batchBytes, "batch-bytes", 1<<20, "bytes per push")
 	flag.StringVar(&cfg.journalDir, "journal-dir", "", "a directory of systemd journal files to follow; empty: none")
 	flag.StringVar(&cfg.journalSince, "journal-since", "now", "where a journal with no saved cursor starts (journalctl --since)")
+	flag.StringVar(&cfg.podsDir, "pods-dir", "", "Kubernetes: the kubelet's pod log directory (/var/log/pods, CRI format) instead of -containers-dir")
+	flag.StringVar(&cfg.namespacePrefix, "namespace-prefix", "", "Kubernetes: the app of a pod is its namespace without this prefix")
+	flag.Var(&cfg.fieldEnv, "field-env", "FIELD=ENV_VAR: a field added to every row from an environment variable (repeatable)")
 	check := flag.Bool("check", false, "check the flags and the containers directory, then exit")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -491,8 +515,15 @@ func main() {
 	if cfg.interval <= 0 || cfg.timeout <= 0 || cfg.batchBytes <= 0 {
 		log.Fatal("-interval, -timeout and -batch-bytes must be positive")
 	}
-	if fi, err := os.Stat(cfg.dir); err != nil || !fi.IsDir() {
-		log.Fatalf("-containers-dir %s: not a readable directory", cfg.dir)
+	source, flagName := cfg.dir, "-containers-dir"
+	if cfg.podsDir != "" {
+		source, flagName = cfg.podsDir, "-pods-dir"
+	}
+	if fi, err := os.Stat(source); err != nil || !fi.IsDir() {
+		log.Fatalf("%s %s: not a readable directory", flagName, source)
+	}
+	if err := resolveFieldEnv(cfg, os.Getenv); err != nil {
+		log.Fatal(err)
 	}
 	names := make([]string, 0, len(cfg.fields)+len(cfg.labels))
 	for _, p := range append(append(pairs{}, cfg.fields...), cfg.labels...) {
@@ -508,7 +539,7 @@ func main() {
 		}
 	}
 	if *check {
-		fmt.Printf("ok: %s -> %s, fields %s\n", cfg.dir, cfg.url, strings.Join(names, ","))
+		fmt.Printf("ok: %s -> %s, fields %s\n", source, cfg.url, strings.Join(names, ","))
 		return
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.state), 0o700); err != nil {
@@ -517,7 +548,7 @@ func main() {
 	if cfg.listen != "" {
 		go serve(cfg)
 	}
-	log.Printf("shipping %s to %s every %s (fields %s)", cfg.dir, cfg.url, cfg.interval, strings.Join(names, ","))
+	log.Printf("shipping %s to %s every %s (fields %s)", source, cfg.url, cfg.interval, strings.Join(names, ","))
 	client := &http.Client{Timeout: cfg.timeout}
 	st := loadState(cfg.state)
 	if cfg.journalDir != "" {
@@ -529,7 +560,11 @@ func main() {
 		}()
 	}
 	for {
-		cycle(cfg, client, st)
+		if cfg.podsDir != "" {
+			criCycle(cfg, client, st)
+		} else {
+			cycle(cfg, client, st)
+		}
 		time.Sleep(cfg.interval)
 	}
 }
