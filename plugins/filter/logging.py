@@ -1,7 +1,7 @@
 # Copyright (c) opsdeck platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Logging filters: logging_store_flags, logging_shipper_args.
+"""Logging filters: logging_store_flags, logging_shipper_args, logging_k8s_releases.
 
 Thin wrappers around plugins/module_utils/logging.py, where the logic lives and is unit tested.
 Their documentation is in the <name>.yml files next to this file.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.opsdeck.platform.plugins.module_utils import k8s_logging as kl
 from ansible_collections.opsdeck.platform.plugins.module_utils import logging as lg
 from ansible_collections.opsdeck.platform.plugins.plugin_utils.filters import wrap
 
@@ -67,6 +68,11 @@ def logging_shipper_args(
     )
 
 
+def logging_k8s_releases(settings: Any) -> Any:
+    """The releases of logging on a Kubernetes cluster (store, shipper); the input is the settings."""
+    return _wrap(kl.releases, "invalid logging settings for Kubernetes")(settings)
+
+
 class FilterModule:
     """The opsdeck logging filters."""
 
@@ -74,4 +80,5 @@ class FilterModule:
         return {
             "logging_store_flags": logging_store_flags,
             "logging_shipper_args": logging_shipper_args,
+            "logging_k8s_releases": logging_k8s_releases,
         }

@@ -24,6 +24,14 @@ Used by the module ``opsdeck.platform.k8s_release``; the manifests come from
   runs out fails without a rollback: it is slow, not failed;
 - objects of the app (by label) that the release no longer has are deleted (prune).
 
+A DaemonSet (the platform's own releases have one: the log shipper of ``k8s_logging``) is
+waited for like a StatefulSet: done when every scheduled node runs the updated pod, Ready
+(``updatedNumberScheduled``, ``numberReady``, ``numberAvailable`` at ``desiredNumberScheduled``,
+``observedGeneration`` current); failed when it made no progress for ``progress_deadline_s``,
+then patched back to its previous ControllerRevision (the controller replaces the unavailable
+pods itself). A release that is not an app of the model names itself in messages by its
+``title`` (``logging release 'opsdeck-logging'``) instead of ``app '<name>'``.
+
 The reads (one list per kind for the whole run, the LiveIndex, instead of a GET per object)
 and the dry-runs of one release run on a few threads. An object that carries the hash of its
 manifest and every field of it with its value is not even dry-run (``unchanged``). The
@@ -52,9 +60,20 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests imp
     LABEL_MANAGED_BY,
     MANAGED_BY,
     MONITORING_KINDS,
-    PRUNABLE,
-    WORKLOAD_KINDS,
     release_set_selector,
+)
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import PRUNABLE as APP_PRUNABLE
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import (
+    WORKLOAD_KINDS as APP_WORKLOAD_KINDS,
+)
+
+# The apps' workloads, and the DaemonSets of the platform's own releases (the log shipper).
+WORKLOAD_KINDS = (*APP_WORKLOAD_KINDS, "DaemonSet")
+# What may be pruned, in deletion order: a DaemonSet goes with the other workloads.
+PRUNABLE = tuple(
+    entry
+    for item in APP_PRUNABLE
+    for entry in ((item, ("apps/v1", "DaemonSet")) if item == ("apps/v1", "StatefulSet") else (item,))
 )
 
 FIELD_MANAGER = "opsdeck"
@@ -280,6 +299,31 @@ def statefulset_state(s: dict[str, Any]) -> tuple[str, str]:
     return "progressing", f"{updated} updated, {ready} ready of {want} (revision {status.get('updateRevision')})"
 
 
+def daemonset_state(d: dict[str, Any]) -> tuple[str, str]:
+    """('done' | 'progressing', why) of a DaemonSet's rolling update (no deadline here either)."""
+    status = d.get("status") or {}
+    if (status.get("observedGeneration") or 0) < d["metadata"].get("generation", 0):
+        return "progressing", "the controller has not seen the new generation yet"
+    want = status.get("desiredNumberScheduled") or 0
+    counts = {
+        k: status.get(k) or 0
+        for k in ("updatedNumberScheduled", "numberReady", "numberAvailable", "currentNumberScheduled")
+    }
+    unavailable = status.get("numberUnavailable") or 0
+    if (
+        counts["updatedNumberScheduled"] == want
+        and counts["numberReady"] == want
+        and counts["numberAvailable"] == want
+        and counts["currentNumberScheduled"] == want
+        and not unavailable
+    ):
+        return "done", f"{want} of {want} nodes run the updated pod, ready"
+    return "progressing", (
+        f"{counts['updatedNumberScheduled']} updated, {counts['numberReady']} ready of {want} nodes"
+        f"{f', {unavailable} unavailable' if unavailable else ''}"
+    )
+
+
 class Release:
     """One app's release against one cluster (a DynamicClient)."""
 
@@ -301,6 +345,8 @@ class Release:
     ) -> None:
         self.client = client
         self.app = release["app"]
+        # how messages name the release: an app of the model, or a platform release (its title)
+        self.who = release.get("title") or f"app {self.app!r}"
         self.namespace = release["namespace"]
         self.state = release.get("state", "present")
         self.selector = release["selector"]
@@ -384,7 +430,7 @@ class Release:
                         {"kind": m["kind"], "name": m["metadata"]["name"], "why": "no Prometheus Operator CRDs"}
                     )
                     continue
-                raise ReleaseError(f"app {self.app!r}: {_ident(m)}: the cluster does not serve {m['apiVersion']}")
+                raise ReleaseError(f"{self.who}: {_ident(m)}: the cluster does not serve {m['apiVersion']}")
             plan.append((m, resource))
         existed, namespace_ready = True, True
         # The namespace first: everything else is dry-run inside it.
@@ -431,7 +477,7 @@ class Release:
                 if _status(exc) is None:
                     raise
                 raise ReleaseError(
-                    f"app {self.app!r}: {_ident(m)} was refused by the server's dry-run "
+                    f"{self.who}: {_ident(m)} was refused by the server's dry-run "
                     f"(nothing of the app was applied): {_api_message(exc)}",
                     self.result,
                 ) from None
@@ -561,13 +607,13 @@ class Release:
                     {"name": hook, "job": name, "state": "failed", "message": why}
                 )
                 raise ReleaseError(
-                    f"app {self.app!r}: pre_deploy hook {hook!r} (Job {ns}/{name}) failed: {why}{detail}; "
+                    f"{self.who}: pre_deploy hook {hook!r} (Job {ns}/{name}) failed: {why}{detail}; "
                     "the new revision was not applied, the running one keeps serving",
                     self.result,
                 )
             if self.clock() >= deadline:
                 raise ReleaseError(
-                    f"app {self.app!r}: pre_deploy hook {hook!r} (Job {ns}/{name}) did not finish "
+                    f"{self.who}: pre_deploy hook {hook!r} (Job {ns}/{name}) did not finish "
                     f"within its timeout ({why}); the new revision was not applied",
                     self.result,
                 )
@@ -603,9 +649,7 @@ class Release:
         deadline = self.clock() + timeout
         while self._get(resource, name, ns) is not None:
             if self.clock() >= deadline:
-                raise ReleaseError(
-                    f"app {self.app!r}: Job {ns}/{name} was not deleted within {timeout:.0f} s", self.result
-                )
+                raise ReleaseError(f"{self.who}: Job {ns}/{name} was not deleted within {timeout:.0f} s", self.result)
             self.sleep(self.poll)
 
     def _one(self, m: dict[str, Any], resource: Any) -> tuple[bool, bool]:
@@ -623,7 +667,7 @@ class Release:
             if _status(exc) is None:
                 raise
             raise ReleaseError(
-                f"app {self.app!r}: {_ident(m)} was refused by the server's dry-run: {_api_message(exc)}"
+                f"{self.who}: {_ident(m)} was refused by the server's dry-run: {_api_message(exc)}"
             ) from None
         if before is not None and comparable(before) == comparable(after):
             self._record(m, "unchanged", before, after)
@@ -723,7 +767,7 @@ class Release:
             return
         if state == "slow":
             raise ReleaseError(
-                f"app {self.app!r}: {m['kind']} {ns}/{name} is still rolling out after {self.wait_timeout:.0f} s "
+                f"{self.who}: {m['kind']} {ns}/{name} is still rolling out after {self.wait_timeout:.0f} s "
                 f"({why}); it has not failed (it still makes progress), so it was not rolled back",
                 self.result,
             )
@@ -738,7 +782,7 @@ class Release:
             if back_state == "done"
             else f"rolled back to revision {previous}, which is not healthy either ({back_state}: {back_why})"
         )
-        raise ReleaseError(f"app {self.app!r}: rollout of {m['kind']} {ns}/{name} failed: {why}; {tail}", self.result)
+        raise ReleaseError(f"{self.who}: rollout of {m['kind']} {ns}/{name} failed: {why}; {tail}", self.result)
 
     def _watch(self, resource: Any, kind: str, name: str, ns: str) -> tuple[str, str, dict[str, Any]]:
         """Poll the workload until its rollout is done, failed or still going at wait_timeout ('slow')."""
@@ -750,25 +794,34 @@ class Release:
             if kind == "Deployment":
                 state, why = deployment_state(obj)
             else:
-                state, why = statefulset_state(obj)
-                status = obj.get("status") or {}
-                now_marker = tuple(
-                    status.get(k)
-                    for k in (
+                # StatefulSets and DaemonSets have no ProgressDeadlineExceeded: no progress in
+                # progress_deadline_s is a failure
+                if kind == "DaemonSet":
+                    state, why = daemonset_state(obj)
+                    keys: tuple[str, ...] = (
+                        "numberReady",
+                        "updatedNumberScheduled",
+                        "numberAvailable",
+                        "desiredNumberScheduled",
+                        "observedGeneration",
+                    )
+                else:
+                    state, why = statefulset_state(obj)
+                    keys = (
                         "readyReplicas",
                         "updatedReplicas",
                         "currentReplicas",
                         "updateRevision",
                         "observedGeneration",
                     )
-                )
+                status = obj.get("status") or {}
+                now_marker = tuple(status.get(k) for k in keys)
                 if now_marker != marker:
                     marker, last_progress = now_marker, self.clock()
                 elif state == "progressing" and self.clock() - last_progress >= self.deadline_s:
                     state = "failed"
                     why = (
-                        f"ProgressDeadlineExceeded: StatefulSet {name!r} made no progress in "
-                        f"{self.deadline_s:.0f} s ({why})"
+                        f"ProgressDeadlineExceeded: {kind} {name!r} made no progress in {self.deadline_s:.0f} s ({why})"
                     )
             if state in ("done", "failed"):
                 return state, why, obj
@@ -790,7 +843,7 @@ class Release:
             sets.sort(key=lambda r: int((r["metadata"].get("annotations") or {}).get(rev, "0")))
             if len(sets) < 2:
                 raise ReleaseError(
-                    f"app {self.app!r}: rollout of Deployment {ns}/{name} failed and there is no previous "
+                    f"{self.who}: rollout of Deployment {ns}/{name} failed and there is no previous "
                     f"revision to roll back to (first deploy): {why}",
                     self.result,
                 )
@@ -807,6 +860,8 @@ class Release:
                 field_manager=ROLLBACK_MANAGER,
             )
             return previous["metadata"]["annotations"][rev]
+        if kind == "DaemonSet":
+            return self._rollback_daemonset(resource, obj, why)
         status = obj.get("status") or {}
         revisions = self._owned("apps/v1", "ControllerRevision", obj)
         revisions.sort(key=lambda r: r.get("revision", 0))
@@ -817,7 +872,7 @@ class Release:
             target = candidates[-1]
         if target is None:
             raise ReleaseError(
-                f"app {self.app!r}: rollout of StatefulSet {ns}/{name} failed and there is no previous "
+                f"{self.who}: rollout of StatefulSet {ns}/{name} failed and there is no previous "
                 f"revision to roll back to (first deploy): {why}",
                 self.result,
             )
@@ -834,6 +889,33 @@ class Release:
         pods = self._resource("v1", "Pod")
         if bad:
             self._delete_pods(pods, ns, bad)
+        return f"{target.get('revision')} ({target['metadata']['name']})"
+
+    def _rollback_daemonset(self, resource: Any, obj: dict[str, Any], why: str) -> str:
+        """The DaemonSet back to its previous ControllerRevision (as ``kubectl rollout undo``).
+
+        The newest revision is the failed one (the controller gives the template it rolls out
+        the highest number); the one before it is patched back. The DaemonSet controller then
+        replaces the failed, unavailable pods itself (a rolling update deletes unavailable old
+        pods first), so no pod is deleted here.
+        """
+        name, ns = obj["metadata"]["name"], obj["metadata"]["namespace"]
+        revisions = sorted(self._owned("apps/v1", "ControllerRevision", obj), key=lambda r: r.get("revision", 0))
+        if len(revisions) < 2:
+            raise ReleaseError(
+                f"{self.who}: rollout of DaemonSet {ns}/{name} failed and there is no previous "
+                f"revision to roll back to (first deploy): {why}",
+                self.result,
+            )
+        target = revisions[-2]
+        self.client.patch(
+            resource,
+            body=target["data"],
+            name=name,
+            namespace=ns,
+            content_type="application/strategic-merge-patch+json",
+            field_manager=ROLLBACK_MANAGER,
+        )
         return f"{target.get('revision')} ({target['metadata']['name']})"
 
     def _delete_pods(self, pods: Any, ns: str, revision: str) -> None:
@@ -1003,7 +1085,7 @@ def deploy(
             results.append({**failed, "failed": True, "msg": exc.msg})
             raise DeployError(exc.msg, finish()) from None
         except Exception as exc:  # a library or API error nobody expected: say which app, keep the traceback
-            msg = f"app {release['app']!r}: {type(exc).__name__}: {getattr(exc, 'body', None) or exc}"
+            msg = f"{release.get('title') or 'app ' + repr(release['app'])}: {type(exc).__name__}: {getattr(exc, 'body', None) or exc}"
             raise DeployError(msg, finish()) from exc
         diffs.extend(result.pop("diff"))
         results.append(result)

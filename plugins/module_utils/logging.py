@@ -174,6 +174,31 @@ def store_flags(
     return flags
 
 
+# Fields a row gets from the shipper itself; neither a label nor a static field may set them.
+_SHIPPER_FIELDS = ("stream", "container", "source")
+# And on Kubernetes, from the pod log's path.
+POD_FIELDS = ("namespace", "pod", "container", "service", "app")
+
+
+def _check_fields(errors: list[str], var: str, mapping: dict[str, Any], reserved: tuple[str, ...] = ()) -> None:
+    """Findings for the field names and values of ``mapping`` (labels or static fields)."""
+    for key, value in mapping.items():
+        if (
+            not isinstance(key, str)
+            or not _FIELD_RE.match(key)
+            or key.startswith("_")
+            or key in _SHIPPER_FIELDS + reserved
+        ):
+            errors.append(
+                f"{var}: field name {key!r} is not allowed "
+                f"(letters, digits, '_', '.', '-'; not _*, {', '.join(_SHIPPER_FIELDS + reserved)})"
+            )
+        elif not isinstance(value, (str, int)) or isinstance(value, bool) or str(value) == "":
+            errors.append(f"{var}: field {key!r}: the value must be a non-empty string, got {value!r}")
+        elif key == "host" and var == "logging_shipper_labels":
+            errors.append(f"{var}: field 'host' is the inventory name of the docker host, it cannot come from a label")
+
+
 def shipper_args(
     url: Any,
     *,
@@ -207,24 +232,8 @@ def shipper_args(
     if not isinstance(fields, dict):
         errors.append(f"logging_shipper_fields: must map field names to values, got {type(fields).__name__}")
         fields = {}
-    for var, mapping in (("logging_shipper_labels", labels), ("logging_shipper_fields", fields)):
-        for key, value in mapping.items():
-            if (
-                not isinstance(key, str)
-                or not _FIELD_RE.match(key)
-                or key.startswith("_")
-                or key in ("stream", "container", "source")
-            ):
-                errors.append(
-                    f"{var}: field name {key!r} is not allowed "
-                    "(letters, digits, '_', '.', '-'; not _*, stream, container, source)"
-                )
-            elif not isinstance(value, (str, int)) or isinstance(value, bool) or str(value) == "":
-                errors.append(f"{var}: field {key!r}: the value must be a non-empty string, got {value!r}")
-            elif key == "host" and var == "logging_shipper_labels":
-                errors.append(
-                    f"{var}: field 'host' is the inventory name of the docker host, it cannot come from a label"
-                )
+    _check_fields(errors, "logging_shipper_labels", labels)
+    _check_fields(errors, "logging_shipper_fields", fields)
     if containers not in ("all", "apps"):
         errors.append(f"logging_shipper_containers: {containers!r} is not one of 'all', 'apps'")
     if not isinstance(interval, str) or not _GO_DURATION_RE.match(interval):
@@ -251,4 +260,66 @@ def shipper_args(
     argv += [f"-field={k}={v}" for k, v in sorted(static.items())]
     if journal_dir:
         argv.append(f"-journal-dir={journal_dir}")
+    return argv
+
+
+# The stream fields of pod log rows: those of the docker hosts, and the namespace.
+POD_STREAM_FIELDS = (*STREAM_FIELDS, "namespace")
+
+
+def pod_shipper_args(
+    url: Any,
+    *,
+    environment: Any = None,
+    fields: Any = None,
+    namespace_prefix: Any = "",
+    interval: Any = "1s",
+    port: Any = 9430,
+    pods_dir: str = "/var/log/pods",
+    state: str = "/state/positions.json",
+    node_env: str = "NODE_NAME",
+) -> list[str]:
+    """The command line of the shipper of a Kubernetes node (logship ``-pods-dir``).
+
+    Each row gets ``namespace``, ``pod``, ``container``, ``service`` (the container) and ``app``
+    (the namespace without ``namespace_prefix``) from the log file's path, ``host`` from the
+    environment variable ``node_env`` (the node name, from the downward API), ``env`` and the
+    static ``fields``. The same checks as ``shipper_args``, naming the same role variables.
+    """
+    errors: list[str] = []
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        errors.append(f"logging_push_url: {url!r} is not an http(s) URL of the store")
+    fields = {} if fields is None else fields
+    if not isinstance(fields, dict):
+        errors.append(f"logging_shipper_fields: must map field names to values, got {type(fields).__name__}")
+        fields = {}
+    _check_fields(errors, "logging_shipper_fields", fields, reserved=("host", "namespace", "pod", "service", "app"))
+    if not isinstance(namespace_prefix, str) or (
+        namespace_prefix and not re.match(r"^[a-z0-9][-a-z0-9]*$", namespace_prefix)
+    ):
+        errors.append(
+            f"logging_k8s_namespace_prefix: {namespace_prefix!r} is not the start of a namespace name "
+            "(lowercase letters, digits and '-')"
+        )
+    if not isinstance(interval, str) or not _GO_DURATION_RE.match(interval):
+        errors.append(f"logging_shipper_interval: {interval!r} is not a duration such as 500ms, 1s or 5s")
+    _check_port(errors, "logging_shipper_port", port)
+    if errors:
+        raise LoggingError(errors)
+    static = {str(k): str(v) for k, v in fields.items()}
+    if environment:
+        static.setdefault("env", str(environment))
+    argv = [
+        f"-url={url.rstrip('/')}/insert/jsonline",
+        f"-pods-dir={pods_dir}",
+        f"-state={state}",
+        f"-interval={interval}",
+        f"-listen={_listen('0.0.0.0', port)}",
+        f"-stream-fields={','.join(POD_STREAM_FIELDS)}",
+    ]
+    if namespace_prefix:
+        argv.append(f"-namespace-prefix={namespace_prefix}")
+    argv.append(f"-field-env=host={node_env}")
+    argv += [f"-field={k}={v}" for k, v in sorted(static.items())]
     return argv

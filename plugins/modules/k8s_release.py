@@ -14,10 +14,10 @@ description:
   - Validates every object of the release with a server dry-run, then applies the changed ones with server-side
     apply (field manager C(opsdeck)); objects of the app that the release no longer has are deleted, found by the
     labels C(app.kubernetes.io/managed-by=opsdeck) and C(app.kubernetes.io/instance=<app>).
-  - Waits for the Deployment or StatefulSet to roll out. A rollout that failed (a Deployment's
-    C(ProgressDeadlineExceeded), or a StatefulSet that made no progress for C(progress_deadline_s)) is rolled back
-    to the previous revision and the module fails with the reason; a rollout that is only slow fails at
-    O(wait_timeout) without a rollback.
+  - Waits for the Deployment, StatefulSet or DaemonSet to roll out. A rollout that failed (a Deployment's
+    C(ProgressDeadlineExceeded), or a StatefulSet or DaemonSet that made no progress for C(progress_deadline_s)) is
+    rolled back to the previous revision (for a DaemonSet its previous ControllerRevision) and the module fails with
+    the reason; a rollout that is only slow fails at O(wait_timeout) without a rollback.
   - Jobs of the release (the app's C(hooks.pre_deploy)) are run before the workload is applied and waited for; a
     failed one stops the app with its reason and exit code, and the workload is not applied. A Job found complete
     (the same revision) is not run again.
@@ -52,6 +52,9 @@ options:
       - Releases of P(opsdeck.platform.k8s_releases#filter), one per app, C({app, namespace, state, selector,
         manifests}), applied in this order. The first app that fails stops the run; the apps after it are not
         touched.
+      - A platform release (the logging role's, from P(opsdeck.platform.logging_k8s_releases#filter)) has the same
+        shape; its C(app) is the release name (the C(app.kubernetes.io/instance) label) and its optional C(title)
+        names it in messages.
       - One call for all apps of a cluster, so the client, its API discovery and the connection are set up once.
     type: list
     elements: dict

@@ -178,3 +178,34 @@ def test_deploy_runs_releases_in_order_stops_at_the_first_failure_and_then_prune
     assert err.value.msg == "app 'bad': failed"
     assert ran == ["a", "bad"]  # b was not run, and no app was pruned after the failure
     assert err.value.result["pruned_apps"] == [] and err.value.result["releases"][0]["failed"] is True
+
+
+def _daemonset(generation: int = 2, **status: int) -> dict[str, Any]:
+    base = {
+        "observedGeneration": 2,
+        "desiredNumberScheduled": 3,
+        "currentNumberScheduled": 3,
+        "updatedNumberScheduled": 3,
+        "numberReady": 3,
+        "numberAvailable": 3,
+    }
+    return {"metadata": {"name": "logship", "generation": generation}, "status": {**base, **status}}
+
+
+def test_daemonset_state() -> None:
+    assert kr.daemonset_state(_daemonset())[0] == "done"
+    assert kr.daemonset_state(_daemonset(generation=3)) == (
+        "progressing",
+        "the controller has not seen the new generation yet",
+    )
+    state, why = kr.daemonset_state(_daemonset(updatedNumberScheduled=1, numberReady=2, numberUnavailable=1))
+    assert state == "progressing"
+    assert why == "1 updated, 2 ready of 3 nodes, 1 unavailable"
+    assert kr.daemonset_state(_daemonset(numberAvailable=2))[0] == "progressing"
+
+
+def test_daemonsets_are_workloads_and_pruned_with_them() -> None:
+    assert "DaemonSet" in kr.WORKLOAD_KINDS
+    order = [kind for _av, kind in kr.PRUNABLE]
+    assert order.index("StatefulSet") < order.index("DaemonSet") < order.index("Service")
+    assert len(order) == len(set(order))
