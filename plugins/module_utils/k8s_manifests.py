@@ -759,7 +759,8 @@ def _monitoring(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict
         endpoint: dict[str, Any] = (
             {"port": metrics["port"]} if metrics["port"] in names else {"targetPort": metrics["port_number"]}
         )
-        relabel = {"app": app["name"], "team": app["team"]}
+        # job="apps", like the apps' scrape job on docker hosts: the rule library selects it
+        relabel = {"job": "apps", "app": app["name"], "team": app["team"]}
         if app.get("environment"):
             relabel["env"] = app["environment"]
         endpoint.update(

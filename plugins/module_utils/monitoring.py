@@ -788,6 +788,68 @@ def _node_targets(
     return nodes
 
 
+def _public_probes(app: dict[str, Any], base: dict[str, str]) -> list[dict[str, Any]]:
+    """The ``public`` probes of an app: one per public port with a host name (TLS expiry too)."""
+    out = []
+    for port in app.get("ports") or []:
+        if port.get("public") and port.get("host"):
+            scheme = "https" if port.get("tls", True) else "http"
+            out.append(
+                {
+                    "targets": [f"{scheme}://{port['host']}/"],
+                    "labels": {**base, "probe": "public", "module": "http_2xx"},
+                }
+            )
+    return out
+
+
+def _custom_probes(probes: Any, environment: str | None, findings: list[str]) -> list[dict[str, Any]]:
+    """The ``custom`` probes of ``monitoring_probes``; bad entries go to ``findings``."""
+    out: list[dict[str, Any]] = []
+    for i, probe in enumerate(probes or []):
+        if not isinstance(probe, dict):
+            findings.append(f"monitoring_probes[{i}]: a mapping {{name, url, team, module}}")
+            continue
+        pname = probe.get("name") or f"#{i}"
+        unknown = set(probe) - {"name", "url", "team", "module", "app"}
+        if unknown:
+            findings.append(f"monitoring_probes[{i}] ('{pname}'): unknown field(s) {', '.join(sorted(unknown))}")
+        problem = validate_probe_url(probe.get("url"))
+        if problem:
+            findings.append(f"monitoring_probes[{i}] ('{pname}'): field 'url': {problem}")
+            continue
+        out.append(
+            {
+                "targets": [probe["url"]],
+                "labels": {
+                    "app": str(probe.get("app") or pname),
+                    "team": str(probe.get("team") or "platform"),
+                    "env": environment or "",
+                    "probe": "custom",
+                    "module": str(probe.get("module") or "http_2xx"),
+                },
+            }
+        )
+    return out
+
+
+def probe_targets(apps: Any, probes: Any = None, *, environment: str | None = None) -> list[dict[str, Any]]:
+    """The blackbox probes that need no host placement: every public URL of the model and
+    ``monitoring_probes`` (what a cluster probes; on docker hosts ``scrape_targets`` adds the
+    health probes of each replica). Same labels as ``scrape_targets``' ``probes``."""
+    findings: list[str] = []
+    out: list[dict[str, Any]] = []
+    for app in _normalized(apps):
+        if app.get("state") == "absent":
+            continue
+        base = {"app": app["name"], "team": app["team"], "env": app.get("environment") or environment or ""}
+        out += _public_probes(app, base)
+    out += _custom_probes(probes, environment, findings)
+    if findings:
+        raise MonitoringError(findings)
+    return out
+
+
 def scrape_targets(
     apps: Any,
     hosts: Any = None,
@@ -831,7 +893,7 @@ def scrape_targets(
     local = list(local_hosts or [])
     findings: list[str] = []
     app_targets: list[dict[str, Any]] = []
-    probe_targets: list[dict[str, Any]] = []
+    probe_list: list[dict[str, Any]] = []
     for app in apps_n:
         if app.get("state") == "absent":
             continue
@@ -872,45 +934,14 @@ def scrape_targets(
                     if address is None:
                         continue  # reported for metrics already, or probed through the public URL
                     url = f"{health['scheme']}://{_bracket(address)}:{port['host_port']}{health['path']}"
-                    probe_targets.append(
+                    probe_list.append(
                         {
                             "targets": [url],
                             "labels": {**base, "probe": "health", "module": "http_2xx", "host": host["name"]},
                         }
                     )
-        for port in app.get("ports") or []:
-            if port.get("public") and port.get("host"):
-                scheme = "https" if port.get("tls", True) else "http"
-                probe_targets.append(
-                    {
-                        "targets": [f"{scheme}://{port['host']}/"],
-                        "labels": {**base, "probe": "public", "module": "http_2xx"},
-                    }
-                )
-    for i, probe in enumerate(probes or []):
-        if not isinstance(probe, dict):
-            findings.append(f"monitoring_probes[{i}]: a mapping {{name, url, team, module}}")
-            continue
-        pname = probe.get("name") or f"#{i}"
-        unknown = set(probe) - {"name", "url", "team", "module", "app"}
-        if unknown:
-            findings.append(f"monitoring_probes[{i}] ('{pname}'): unknown field(s) {', '.join(sorted(unknown))}")
-        problem = validate_probe_url(probe.get("url"))
-        if problem:
-            findings.append(f"monitoring_probes[{i}] ('{pname}'): field 'url': {problem}")
-            continue
-        probe_targets.append(
-            {
-                "targets": [probe["url"]],
-                "labels": {
-                    "app": str(probe.get("app") or pname),
-                    "team": str(probe.get("team") or "platform"),
-                    "env": environment or "",
-                    "probe": "custom",
-                    "module": str(probe.get("module") or "http_2xx"),
-                },
-            }
-        )
+        probe_list += _public_probes(app, base)
+    probe_list += _custom_probes(probes, environment, findings)
     if findings:
         raise MonitoringError(findings)
     nodes = _node_targets(hosts_l, _check_hosts(backup_hosts), local, node_exporter_port, environment or "")
@@ -974,7 +1005,7 @@ def scrape_targets(
         "apps": app_targets,
         "nodes": nodes,
         "docker": docker,
-        "probes": probe_targets,
+        "probes": probe_list,
         "victorialogs": stores,
         "logship": shippers,
         "edge": edges,

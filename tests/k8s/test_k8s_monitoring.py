@@ -77,6 +77,7 @@ def test_service_monitor_and_rules_are_applied_with_the_crds(
     (endpoint,) = sm["spec"]["endpoints"]
     assert endpoint["port"] == "metrics"
     assert {r["targetLabel"]: r["replacement"] for r in endpoint["relabelings"]} == {
+        "job": "apps",
         "app": name,
         "team": "platform",
         "env": "staging",

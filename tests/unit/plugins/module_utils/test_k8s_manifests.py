@@ -248,7 +248,7 @@ def test_monitoring_objects_use_the_monitoring_rule_library() -> None:
     assert endpoint["port"] == "admin"
     assert endpoint["path"] == "/metrics"
     relabel = {r["targetLabel"]: r["replacement"] for r in endpoint["relabelings"]}
-    assert relabel == {"app": "web", "team": "platform", "env": "prod"}
+    assert relabel == {"job": "apps", "app": "web", "team": "platform", "env": "prod"}
     rule = find(rel, "PrometheusRule")
     assert rule["spec"]["groups"] == slo_rules(normalize_apps([WEB], environment="prod"))
 
