@@ -1085,7 +1085,8 @@ def deploy(
             results.append({**failed, "failed": True, "msg": exc.msg})
             raise DeployError(exc.msg, finish()) from None
         except Exception as exc:  # a library or API error nobody expected: say which app, keep the traceback
-            msg = f"{release.get('title') or 'app ' + repr(release['app'])}: {type(exc).__name__}: {getattr(exc, 'body', None) or exc}"
+            who = release.get("title") or f"app {release['app']!r}"
+            msg = f"{who}: {type(exc).__name__}: {getattr(exc, 'body', None) or exc}"
             raise DeployError(msg, finish()) from exc
         diffs.extend(result.pop("diff"))
         results.append(result)

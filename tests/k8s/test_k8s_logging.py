@@ -210,7 +210,7 @@ def test_bad_input_is_refused_before_anything_is_applied(
     assert done.returncode != 0
     for message in messages:
         assert message in done.stdout, done.stdout[-3000:]
-    assert "Apply the store and the shipper" not in done.stdout
+    assert "TASK [opsdeck.platform.logging : Apply the store" not in done.stdout
     assert not set(spaces.values()) & _namespaces(cluster)
 
 
