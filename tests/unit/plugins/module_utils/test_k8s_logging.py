@@ -46,7 +46,7 @@ def test_two_releases_store_first_each_in_its_namespace() -> None:
 
 
 def test_store_flags_are_the_docker_hosts_derivation() -> None:
-    store, _ = _releases(retention_period="4w", max_disk_usage="5GiB", extra_flags=["-loggerLevel=WARN"])
+    store, _shipper = _releases(retention_period="4w", max_disk_usage="5GiB", extra_flags=["-loggerLevel=WARN"])
     sts = _by_kind(store)["StatefulSet"][0]
     container = sts["spec"]["template"]["spec"]["containers"][0]
     assert container["args"] == lg.store_flags(
@@ -63,7 +63,7 @@ def test_store_flags_are_the_docker_hosts_derivation() -> None:
 
 
 def test_store_is_hardened_to_restricted() -> None:
-    store, _ = _releases(storage_class="fast")
+    store, _shipper = _releases(storage_class="fast")
     kinds = _by_kind(store)
     ns = kinds["Namespace"][0]["metadata"]["labels"]
     assert ns["pod-security.kubernetes.io/enforce"] == "restricted"
@@ -78,7 +78,7 @@ def test_store_is_hardened_to_restricted() -> None:
 
 
 def test_shipper_daemonset_reads_pod_logs_on_every_node() -> None:
-    _, shipper = _releases(environment="prod", fields={"cluster": "fra1"}, namespace_prefix="shop-")
+    _store, shipper = _releases(environment="prod", fields={"cluster": "fra1"}, namespace_prefix="shop-")
     kinds = _by_kind(shipper)
     assert kinds["Namespace"][0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
     assert "hostPath" in kinds["Namespace"][0]["metadata"]["annotations"]["opsdeck.io/pod-security-justification"]
