@@ -46,6 +46,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests imp
     LABEL_MANAGED_BY,
     LABEL_NAME,
     MANAGED_BY,
+    _meta,
     prune_selector,
 )
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
@@ -247,15 +248,6 @@ def _select(release: str, component: str) -> dict[str, str]:
     return {LABEL_NAME: component, LABEL_INSTANCE: release}
 
 
-def _meta(name: str, namespace: str | None, labels: dict[str, str], **extra: Any) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name}
-    if namespace is not None:
-        meta["namespace"] = namespace
-    meta["labels"] = dict(labels)
-    meta.update(extra)
-    return meta
-
-
 def _in_ns(namespace: str) -> dict[str, Any]:
     return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
 
@@ -290,6 +282,20 @@ def _namespace(name: str, labels: dict[str, str], level: str) -> dict[str, Any]:
     )
     meta = _meta(name, None, ns_labels, annotations={"opsdeck.io/pod-security-justification": JUSTIFICATION})
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def _base(ns: str, name: str, labels: dict[str, str], level: str) -> list[dict[str, Any]]:
+    """What both releases start with: the namespace, the ServiceAccount (no token), default deny."""
+    return [
+        _namespace(ns, labels, level),
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": _meta(name, ns, labels),
+            "automountServiceAccountToken": False,
+        },
+        _policy(f"{name}-default-deny", ns, labels, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+    ]
 
 
 def _policy(name: str, ns: str, labels: dict[str, str], spec: dict[str, Any]) -> dict[str, Any]:
@@ -409,14 +415,7 @@ def store_manifests(opts: dict[str, Any]) -> list[dict[str, Any]]:
         *[_in_ns(c) for c in opts["store_clients"]],
     ]
     return [
-        _namespace(ns, labels, "restricted"),
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": _meta(STORE_NAME, ns, labels),
-            "automountServiceAccountToken": False,
-        },
-        _policy(f"{STORE_NAME}-default-deny", ns, labels, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        *_base(ns, STORE_NAME, labels, "restricted"),
         _policy(
             f"{STORE_NAME}-allow-clients",
             ns,
@@ -508,14 +507,7 @@ def shipper_manifests(opts: dict[str, Any]) -> list[dict[str, Any]]:
         "podSelector": {"matchLabels": _select(STORE_RELEASE, STORE_NAME)},
     }
     return [
-        _namespace(ns, labels, "privileged"),
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": _meta(SHIPPER_NAME, ns, labels),
-            "automountServiceAccountToken": False,
-        },
-        _policy(f"{SHIPPER_NAME}-default-deny", ns, labels, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        *_base(ns, SHIPPER_NAME, labels, "privileged"),
         _policy(
             f"{SHIPPER_NAME}-allow-egress",
             ns,

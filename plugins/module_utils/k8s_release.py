@@ -842,11 +842,7 @@ class Release:
             rev = "deployment.kubernetes.io/revision"
             sets.sort(key=lambda r: int((r["metadata"].get("annotations") or {}).get(rev, "0")))
             if len(sets) < 2:
-                raise ReleaseError(
-                    f"{self.who}: rollout of Deployment {ns}/{name} failed and there is no previous "
-                    f"revision to roll back to (first deploy): {why}",
-                    self.result,
-                )
+                raise self._no_previous("Deployment", ns, name, why)
             previous = sets[-2]
             template = copy.deepcopy(previous["spec"]["template"])
             template["metadata"].get("labels", {}).pop("pod-template-hash", None)
@@ -871,19 +867,8 @@ class Release:
         if target is None and candidates:
             target = candidates[-1]
         if target is None:
-            raise ReleaseError(
-                f"{self.who}: rollout of StatefulSet {ns}/{name} failed and there is no previous "
-                f"revision to roll back to (first deploy): {why}",
-                self.result,
-            )
-        self.client.patch(
-            resource,
-            body=target["data"],
-            name=name,
-            namespace=ns,
-            content_type="application/strategic-merge-patch+json",
-            field_manager=ROLLBACK_MANAGER,
-        )
+            raise self._no_previous("StatefulSet", ns, name, why)
+        self._patch_back(resource, name, ns, target["data"])
         # Forced rollback: the StatefulSet controller waits for a pod of the failed revision
         # to become Ready before it replaces it, which it never does: delete those pods.
         pods = self._resource("v1", "Pod")
@@ -902,21 +887,28 @@ class Release:
         name, ns = obj["metadata"]["name"], obj["metadata"]["namespace"]
         revisions = sorted(self._owned("apps/v1", "ControllerRevision", obj), key=lambda r: r.get("revision", 0))
         if len(revisions) < 2:
-            raise ReleaseError(
-                f"{self.who}: rollout of DaemonSet {ns}/{name} failed and there is no previous "
-                f"revision to roll back to (first deploy): {why}",
-                self.result,
-            )
+            raise self._no_previous("DaemonSet", ns, name, why)
         target = revisions[-2]
+        self._patch_back(resource, name, ns, target["data"])
+        return f"{target.get('revision')} ({target['metadata']['name']})"
+
+    def _no_previous(self, kind: str, ns: str, name: str, why: str) -> ReleaseError:
+        return ReleaseError(
+            f"{self.who}: rollout of {kind} {ns}/{name} failed and there is no previous "
+            f"revision to roll back to (first deploy): {why}",
+            self.result,
+        )
+
+    def _patch_back(self, resource: Any, name: str, ns: str, revision_data: dict[str, Any]) -> None:
+        """A StatefulSet's or DaemonSet's template back to a ControllerRevision's (its data is a patch)."""
         self.client.patch(
             resource,
-            body=target["data"],
+            body=revision_data,
             name=name,
             namespace=ns,
             content_type="application/strategic-merge-patch+json",
             field_manager=ROLLBACK_MANAGER,
         )
-        return f"{target.get('revision')} ({target['metadata']['name']})"
 
     def _delete_pods(self, pods: Any, ns: str, revision: str) -> None:
         from kubernetes.dynamic.exceptions import NotFoundError

@@ -110,6 +110,25 @@ def _check_port(errors: list[str], field: str, value: Any) -> None:
         errors.append(f"{field}: {value!r} is not a port (1-65535)")
 
 
+def _check_url(errors: list[str], url: Any) -> None:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        errors.append(f"logging_push_url: {url!r} is not an http(s) URL of the store")
+
+
+def _check_interval(errors: list[str], interval: Any) -> None:
+    if not isinstance(interval, str) or not _GO_DURATION_RE.match(interval):
+        errors.append(f"logging_shipper_interval: {interval!r} is not a duration such as 500ms, 1s or 5s")
+
+
+def _static_fields(fields: dict[str, Any], environment: Any) -> dict[str, str]:
+    """The static fields of every row: the given ones, and env (the environment) unless given."""
+    static = {str(k): str(v) for k, v in fields.items()}
+    if environment:
+        static.setdefault("env", str(environment))
+    return static
+
+
 def _listen(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
@@ -219,9 +238,7 @@ def shipper_args(
     ``journal_dir``: where the host's journal is mounted in the shipper; none: no journal.
     """
     errors: list[str] = []
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        errors.append(f"logging_push_url: {url!r} is not an http(s) URL of the store")
+    _check_url(errors, url)
     if not isinstance(host, str) or not host:
         errors.append(f"host: {host!r} must be the inventory name of the docker host")
     labels = DEFAULT_LABELS if labels is None else labels
@@ -236,15 +253,12 @@ def shipper_args(
     _check_fields(errors, "logging_shipper_fields", fields)
     if containers not in ("all", "apps"):
         errors.append(f"logging_shipper_containers: {containers!r} is not one of 'all', 'apps'")
-    if not isinstance(interval, str) or not _GO_DURATION_RE.match(interval):
-        errors.append(f"logging_shipper_interval: {interval!r} is not a duration such as 500ms, 1s or 5s")
+    _check_interval(errors, interval)
     _check_address(errors, "logging_shipper_listen_address", listen_address)
     _check_port(errors, "logging_shipper_port", port)
     if errors:
         raise LoggingError(errors)
-    static = {str(k): str(v) for k, v in fields.items()}
-    if environment:
-        static.setdefault("env", str(environment))
+    static = _static_fields(fields, environment)
     static["host"] = host
     argv = [
         f"-url={url.rstrip('/')}/insert/jsonline",
@@ -287,9 +301,7 @@ def pod_shipper_args(
     static ``fields``. The same checks as ``shipper_args``, naming the same role variables.
     """
     errors: list[str] = []
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        errors.append(f"logging_push_url: {url!r} is not an http(s) URL of the store")
+    _check_url(errors, url)
     fields = {} if fields is None else fields
     if not isinstance(fields, dict):
         errors.append(f"logging_shipper_fields: must map field names to values, got {type(fields).__name__}")
@@ -302,14 +314,11 @@ def pod_shipper_args(
             f"logging_k8s_namespace_prefix: {namespace_prefix!r} is not the start of a namespace name "
             "(lowercase letters, digits and '-')"
         )
-    if not isinstance(interval, str) or not _GO_DURATION_RE.match(interval):
-        errors.append(f"logging_shipper_interval: {interval!r} is not a duration such as 500ms, 1s or 5s")
+    _check_interval(errors, interval)
     _check_port(errors, "logging_shipper_port", port)
     if errors:
         raise LoggingError(errors)
-    static = {str(k): str(v) for k, v in fields.items()}
-    if environment:
-        static.setdefault("env", str(environment))
+    static = _static_fields(fields, environment)
     argv = [
         f"-url={url.rstrip('/')}/insert/jsonline",
         f"-pods-dir={pods_dir}",

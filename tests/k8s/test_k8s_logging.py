@@ -40,7 +40,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release impor
 
 from .conftest import ROOT, STATE, UNREADY_LABEL, Cluster, delete_all, pod_ready, wait_until
 from .openapi_schemas import kubeconform_served
-from .test_k8s_app import PLAYBOOK, VENV_PYTHON, recap, unique
+from .test_k8s_app import PLAYBOOK, Runner, recap, unique
 
 # The play for playbooks/k8s.yml (the lead adds it there; this test runs it from its own file).
 PLAY = """\
@@ -57,27 +57,17 @@ PLAY = """\
 """
 
 
-class LoggingRunner:
-    """ansible-playbook of PLAY against the test cluster, variables from a file."""
+class LoggingRunner(Runner):
+    """ansible-playbook of PLAY (instead of playbooks/k8s.yml) against the test cluster, k8s_app's inventory."""
 
     def __init__(self, cluster: Cluster, tmp: Path) -> None:
-        self.tmp = tmp
-        inventory = {
-            "k8s_clusters": {
-                "hosts": {
-                    "test-cluster": {
-                        "ansible_python_interpreter": VENV_PYTHON,
-                        "k8s_app_kubeconfig": str(cluster.kubeconfig),
-                    }
-                }
-            }
-        }
-        self.inventory = tmp / "inventory.yml"
-        self.inventory.write_text(yaml.safe_dump(inventory))
+        super().__init__(cluster, tmp)
         self.playbook = tmp / "k8s_logging.yml"
         self.playbook.write_text("---\n" + PLAY)
 
-    def run(self, *extra: str, check: bool = True, **variables: Any) -> subprocess.CompletedProcess:
+    def run(  # type: ignore[override]  # no apps: logging needs none
+        self, *extra: str, check: bool = True, **variables: Any
+    ) -> subprocess.CompletedProcess:
         varfile = self.tmp / f"vars-{uuid.uuid4().hex[:6]}.yml"
         varfile.write_text(
             yaml.safe_dump({"opsdeck_environment": "dev", "opsdeck_registry": "127.0.0.1:5000", **variables})
