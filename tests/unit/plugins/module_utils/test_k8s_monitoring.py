@@ -29,7 +29,7 @@ def test_values_derive_from_the_shared_settings() -> None:
             "external_url": "https://prometheus.example.com",
         }
     )
-    spec = out["values"]["prometheus"]["prometheusSpec"]
+    spec = out["chart_values"]["prometheus"]["prometheusSpec"]
     assert spec["retention"] == "30d" and spec["retentionSize"] == "20GB" and spec["scrapeInterval"] == "15s"
     assert spec["replicas"] == 2 and spec["externalUrl"] == "https://prometheus.example.com"
     assert spec["externalLabels"] == {"cluster": "prod-eu", "env": "prod"}
@@ -39,14 +39,16 @@ def test_values_derive_from_the_shared_settings() -> None:
     for key in ("serviceMonitor", "podMonitor", "probe", "rule", "scrapeConfig"):
         assert spec[f"{key}SelectorNilUsesHelmValues"] is False
     assert spec["resources"] == {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}
-    assert out["values"]["global"] == {"imageRegistry": "registry.internal:5000"}
-    am = out["values"]["alertmanager"]["alertmanagerSpec"]
+    assert out["chart_values"]["global"] == {"imageRegistry": "registry.internal:5000"}
+    am = out["chart_values"]["alertmanager"]["alertmanagerSpec"]
     assert am["useExistingSecret"] is True and am["configSecret"] == out["names"]["alertmanager_secret"]
-    assert out["values"]["fullnameOverride"] == "opsdeck-monitoring"
+    assert out["chart_values"]["fullnameOverride"] == "opsdeck-monitoring"
 
 
 def test_no_empty_or_null_values_for_what_is_not_set() -> None:
-    values = km.stack({"prometheus_storage_size": "", "alertmanager_storage_size": "", "retention_size": ""})["values"]
+    values = km.stack({"prometheus_storage_size": "", "alertmanager_storage_size": "", "retention_size": ""})[
+        "chart_values"
+    ]
     spec = values["prometheus"]["prometheusSpec"]
     assert "storageSpec" not in spec and "retentionSize" not in spec and "externalLabels" not in spec
     assert "storage" not in values["alertmanager"]["alertmanagerSpec"]
@@ -64,7 +66,7 @@ def test_no_empty_or_null_values_for_what_is_not_set() -> None:
 def test_user_values_are_merged_over_the_generated_ones() -> None:
     values = km.stack(
         {"values": {"prometheus": {"prometheusSpec": {"retention": "90d", "tolerations": [{"operator": "Exists"}]}}}}
-    )["values"]
+    )["chart_values"]
     spec = values["prometheus"]["prometheusSpec"]
     assert spec["retention"] == "90d" and spec["tolerations"] == [{"operator": "Exists"}]
     assert spec["ruleSelectorNilUsesHelmValues"] is False  # the rest kept
@@ -72,17 +74,17 @@ def test_user_values_are_merged_over_the_generated_ones() -> None:
 
 def test_grafana_gets_the_admin_secret_dashboards_and_datasource_uid() -> None:
     out = km.stack({"grafana": True}, {"apps.json": BOARD})
-    grafana = out["values"]["grafana"]
+    grafana = out["chart_values"]["grafana"]
     assert grafana["admin"]["existingSecret"] == "opsdeck-monitoring-grafana-admin"
     assert grafana["sidecar"]["datasources"]["uid"] == "opsdeck-prometheus"
     (cm,) = [m for m in out["manifests"] if m["kind"] == "ConfigMap" and "grafana_dashboard" in m["metadata"]["labels"]]
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(cm["data"]["opsdeck-apps.json"])["uid"] == "opsdeck-apps"
     off = km.stack({"grafana": False, "blackbox": False}, {"apps.json": BOARD})
-    assert off["values"]["grafana"] == {"enabled": False}
+    assert off["chart_values"]["grafana"] == {"enabled": False}
     assert [m["kind"] for m in off["manifests"]] == ["PrometheusRule"]
     named = km.stack({"grafana_admin_secret": "sso-admin"})
-    assert named["values"]["grafana"]["admin"]["existingSecret"] == "sso-admin"
+    assert named["chart_values"]["grafana"]["admin"]["existingSecret"] == "sso-admin"
 
 
 def test_rules_hold_the_chosen_library_groups_and_the_user_rules() -> None:
