@@ -196,8 +196,9 @@ def test_stack_installs_upgrades_and_rolls_back_a_broken_upgrade(
     assert helm(cluster, "status", "stack", "-n", namespace)["version"] == 1
 
     # check mode of a change says so and changes nothing
-    probe = stack.stack("--check", monitoring_prometheus_retention_time="45d")
+    probe = stack.stack("--check", "--diff", monitoring_prometheus_retention_time="45d")
     assert recap(probe.stdout)["changed"] >= 1
+    assert "-    retention: 30d" in probe.stdout and "+    retention: 45d" in probe.stdout, probe.stdout[-3000:]
     assert helm(cluster, "status", "stack", "-n", namespace)["version"] == 1
 
     # an upgrade
