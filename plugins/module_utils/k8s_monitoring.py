@@ -439,7 +439,8 @@ def stack(
     apps: Any = None,
     blackbox_config: str = "",
 ) -> dict[str, Any]:
-    """Validated settings -> ``{namespace, release, names, chart, namespace_manifest, chart_values, manifests}`` (no secret inside).
+    """Validated settings -> ``{namespace, release, names, chart, namespace_manifest, chart_values,
+    manifests}``, no secret inside.
 
     ``manifests`` are the namespace-scoped objects applied after the chart (its CRDs first):
     the PrometheusRule, with Grafana the dashboards' ConfigMaps, with ``blackbox`` the exporter
