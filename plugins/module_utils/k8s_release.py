@@ -29,7 +29,10 @@ waited for like a StatefulSet: done when every scheduled node runs the updated p
 (``updatedNumberScheduled``, ``numberReady``, ``numberAvailable`` at ``desiredNumberScheduled``,
 ``observedGeneration`` current); failed when it made no progress for ``progress_deadline_s``,
 then patched back to its previous ControllerRevision (the controller replaces the unavailable
-pods itself). A release that is not an app of the model names itself in messages by its
+pods itself). An object whose API path the server answers with a bare 404 (the discovery, cached
+in a file that processes share, still had a CRD removed since) fails the release, or, for a
+ServiceMonitor or PrometheusRule, is reported not applied; the discovery is fetched again.
+A release that is not an app of the model names itself in messages by its
 ``title`` (``logging release 'opsdeck-logging'``) instead of ``app '<name>'``.
 
 The reads (one list per kind for the whole run, the LiveIndex, instead of a GET per object)
@@ -136,6 +139,22 @@ def _api_message(exc: Exception) -> str:
 
 def _status(exc: Exception) -> int | None:
     return getattr(exc, "status", None)
+
+
+# The dry-run's answer for an object whose API path is not served (see Release._drop_unserved).
+UNSERVED = object()
+
+
+def unserved(exc: Exception) -> bool:
+    """A 404 of a path the server does not serve at all (its plain "404 page not found"), not the
+    Status of an object or namespace that does not exist."""
+    if _status(exc) != 404:
+        return False
+    try:
+        data = json.loads(getattr(exc, "body", None) or "")
+    except (ValueError, TypeError):
+        return True
+    return not isinstance(data, dict) or data.get("kind") != "Status"
 
 
 def _ident(m: dict[str, Any]) -> str:
@@ -476,6 +495,8 @@ class Release:
             except Exception as exc:  # an ApiException: the server refused the object
                 if _status(exc) is None:
                     raise
+                if unserved(exc):  # a stale discovery (a CRD removed since): told apart below
+                    return m, resource, before, UNSERVED, False
                 raise ReleaseError(
                     f"{self.who}: {_ident(m)} was refused by the server's dry-run "
                     f"(nothing of the app was applied): {_api_message(exc)}",
@@ -496,6 +517,7 @@ class Release:
                     changing.add(m["metadata"]["name"])
         workloads = [(self._stamp(m, changing), r, before) for m, r, before in prepared if m["kind"] in WORKLOAD_KINDS]
         decided = {(e[0]["kind"], e[0]["metadata"]["name"]): e for e in first + self._parallel(decide, workloads)}
+        self._drop_unserved(decided)
         workload_changed = False
         batch: list[tuple[dict[str, Any], Any, Any, Any]] = []
 
@@ -548,6 +570,24 @@ class Release:
                 if m["kind"] in WORKLOAD_KINDS:
                     self._wait(m, resource, changed=workload_changed)
         return self.result
+
+    def _drop_unserved(self, decided: dict[tuple[str, str], tuple[Any, ...]]) -> None:
+        """Objects whose API path the server does not serve after all (the discovery, cached on
+        disk and shared by processes, still had a CRD that was removed since): the discovery is
+        fetched again next time; monitoring objects are reported not applied, anything else fails."""
+        gone = [key for key, entry in decided.items() if entry[3] is UNSERVED]
+        if not gone:
+            return
+        self.client.resources.invalidate_cache()
+        for key in gone:
+            m = decided.pop(key)[0]
+            if m["kind"] not in MONITORING_KINDS:
+                raise ReleaseError(
+                    f"{self.who}: {_ident(m)}: the cluster does not serve {m['apiVersion']}", self.result
+                )
+            self.result["not_applied"].append(
+                {"kind": m["kind"], "name": m["metadata"]["name"], "why": "no Prometheus Operator CRDs"}
+            )
 
     def _stamp(self, m: dict[str, Any], changing: set[str]) -> dict[str, Any]:
         """The workload with its pod template stamped with the versions of the Secrets it reads.
@@ -695,7 +735,12 @@ class Release:
 
         def listed(entry: tuple[str, str, Any]) -> list[tuple[Any, dict[str, Any]]]:
             api_version, kind, resource = entry
-            items = self.client.get(resource, namespace=self.namespace, label_selector=self.selector).to_dict()
+            try:
+                items = self.client.get(resource, namespace=self.namespace, label_selector=self.selector).to_dict()
+            except Exception as exc:
+                if unserved(exc):  # a kind the discovery still had but the server no longer serves
+                    return []
+                raise
             out = []
             for item in items.get("items") or []:
                 item.setdefault("kind", kind)

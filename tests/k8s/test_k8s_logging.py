@@ -38,7 +38,7 @@ from kubernetes import client
 from ansible_collections.opsdeck.platform.plugins.module_utils import k8s_logging as kl
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, ReleaseError
 
-from .conftest import ROOT, STATE, UNREADY_LABEL, Cluster, delete_all, pod_ready, wait_until
+from .conftest import CRDS, ROOT, STATE, UNREADY_LABEL, Cluster, crd_dir, delete_all, pod_ready, wait_until
 from .openapi_schemas import kubeconform_served
 from .test_k8s_app import PLAYBOOK, Runner, recap, unique
 
@@ -246,6 +246,28 @@ def test_a_daemonset_that_never_gets_ready_is_rolled_back(cluster: Cluster, spac
     assert UNREADY_LABEL not in live.spec.template.metadata.labels
     pods = core.list_namespaced_pod(ship_ns, label_selector="app.kubernetes.io/name=logship").items
     assert len(pods) == live.status.desired_number_scheduled and all(pod_ready(p) for p in pods)
+
+
+def test_a_crd_removed_after_discovery_leaves_the_service_monitor_not_applied(
+    cluster: Cluster, operator_crds: None, spaces: dict[str, str]
+) -> None:
+    """The DynamicClient's discovery (cached in memory and in a file that processes share) still
+    lists ServiceMonitors after their CRD was deleted: the server answers the dry-run with a bare
+    404; the release reports the ServiceMonitor not applied instead of failing."""
+    from kubernetes.dynamic import DynamicClient
+
+    stale = DynamicClient(cluster.api)
+    assert stale.resources.get(api_version="monitoring.coreos.com/v1", kind="ServiceMonitor")
+    for name in CRDS:
+        cluster.kubectl("delete", "--ignore-not-found", "-f", str(crd_dir() / name))
+    _store, shipper = kl.releases(
+        {"namespace": spaces["logging_k8s_namespace"], "shipper_namespace": spaces["logging_k8s_shipper_namespace"]}
+    )
+    result = Release(stale, shipper, wait_timeout=120, poll=0.5).run()
+    assert result["not_applied"] == [
+        {"kind": "ServiceMonitor", "name": "logship", "why": "no Prometheus Operator CRDs"}
+    ], result
+    assert result["rollout"]["state"] == "done"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -209,3 +209,17 @@ def test_daemonsets_are_workloads_and_pruned_with_them() -> None:
     order = [kind for _av, kind in kr.PRUNABLE]
     assert order.index("StatefulSet") < order.index("DaemonSet") < order.index("Service")
     assert len(order) == len(set(order))
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(body)
+        self.status, self.body = status, body
+
+
+def test_an_unserved_path_is_told_apart_from_a_missing_object() -> None:
+    assert kr.unserved(_ApiError(404, "404 page not found"))
+    missing = json.dumps({"kind": "Status", "reason": "NotFound", "message": 'namespaces "x" not found'})
+    assert not kr.unserved(_ApiError(404, missing))
+    assert not kr.unserved(_ApiError(422, "404 page not found"))
+    assert not kr.unserved(ValueError("no status"))
