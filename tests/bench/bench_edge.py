@@ -117,6 +117,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", default="auto", help="edge_worker_processes (auto: one per core)")
     parser.add_argument("--access-log", default="/dev/stdout", help="edge_access_log (/dev/stdout or off)")
+    parser.add_argument("--upstream-keepalive", type=int, default=None, help="edge_upstream_keepalive (role default)")
     parser.add_argument(
         "--app-cpus", type=float, default=0.1, help="CPUs of each app container in the app_bound comparison"
     )
@@ -191,6 +192,8 @@ def main() -> int:
             "edge_worker_processes": args.workers,
             "edge_access_log": args.access_log,
         }
+        if args.upstream_keepalive is not None:
+            variables["edge_upstream_keepalive"] = args.upstream_keepalive
         (work / "inventory.json").write_text(json.dumps(inventory))
         (work / "vars.json").write_text(json.dumps(variables))
         (work / "play.yml").write_text(
