@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Logging on Kubernetes (role logging, entry point kubernetes) against the real control plane.
 
-The role runs through ansible-playbook with the play that playbooks/k8s.yml gets for it (PLAY
-below), for a host of k8s_clusters whose k8s_app_kubeconfig points at the test cluster (the
+The role runs through ``ansible-playbook playbooks/k8s.yml --tags k8s_logging`` with
+``logging_k8s_enabled: true``, for a host of k8s_clusters whose k8s_app_kubeconfig points at the test cluster (the
 entry point's default). Seen from the API server: the store's StatefulSet and the shipper's
 DaemonSet applied, their pods Ready on the simulated nodes (admitted by Pod Security:
 restricted for the store, privileged for the shipper's hostPath), a second run changed=0, check
@@ -42,35 +42,28 @@ from .conftest import CRDS, ROOT, STATE, UNREADY_LABEL, Cluster, crd_dir, delete
 from .openapi_schemas import kubeconform_served
 from .test_k8s_app import PLAYBOOK, Runner, recap, unique
 
-# The play for playbooks/k8s.yml (the lead adds it there; this test runs it from its own file).
-PLAY = """\
-- name: Logging on the clusters (VictoriaLogs StatefulSet, logship DaemonSet)
-  hosts: k8s_clusters
-  connection: local
-  gather_facts: false
-  tags: [k8s, k8s_logging]
-  tasks:
-    - name: The log store and the shipper on every node
-      ansible.builtin.import_role:
-        name: opsdeck.platform.logging
-        tasks_from: kubernetes
-"""
-
 
 class LoggingRunner(Runner):
-    """ansible-playbook of PLAY (instead of playbooks/k8s.yml) against the test cluster, k8s_app's inventory."""
+    """playbooks/k8s.yml --tags k8s_logging (logging_k8s_enabled) against the test cluster, k8s_app's inventory."""
 
     def __init__(self, cluster: Cluster, tmp: Path) -> None:
         super().__init__(cluster, tmp)
-        self.playbook = tmp / "k8s_logging.yml"
-        self.playbook.write_text("---\n" + PLAY)
+        self.playbook = ROOT / "playbooks" / "k8s.yml"
 
     def run(  # type: ignore[override]  # no apps: logging needs none
         self, *extra: str, check: bool = True, **variables: Any
     ) -> subprocess.CompletedProcess:
         varfile = self.tmp / f"vars-{uuid.uuid4().hex[:6]}.yml"
         varfile.write_text(
-            yaml.safe_dump({"opsdeck_environment": "dev", "opsdeck_registry": "127.0.0.1:5000", **variables})
+            yaml.safe_dump(
+                {
+                    "opsdeck_apps": [],
+                    "opsdeck_environment": "dev",
+                    "opsdeck_registry": "127.0.0.1:5000",
+                    "logging_k8s_enabled": True,
+                    **variables,
+                }
+            )
         )
         env = {
             **os.environ,
@@ -80,7 +73,8 @@ class LoggingRunner(Runner):
             "ANSIBLE_FORCE_COLOR": "0",
             "ANSIBLE_NOCOLOR": "1",
         }
-        argv = [PLAYBOOK, "-i", str(self.inventory), str(self.playbook), "-e", f"@{varfile}", *extra]
+        argv = [PLAYBOOK, "-i", str(self.inventory), str(self.playbook), "--tags", "k8s_logging"]
+        argv += ["-e", f"@{varfile}", *extra]
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, check=False, cwd=ROOT)
         if check:
             assert done.returncode == 0, f"ansible-playbook failed:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
