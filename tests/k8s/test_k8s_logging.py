@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import time
 import urllib.parse
@@ -32,53 +31,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client
 
 from ansible_collections.opsdeck.platform.plugins.module_utils import k8s_logging as kl
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, ReleaseError
 
-from .conftest import CRDS, ROOT, STATE, UNREADY_LABEL, Cluster, crd_dir, delete_all, pod_ready, wait_until
+from .conftest import CRDS, STATE, UNREADY_LABEL, Cluster, crd_dir, delete_all, pod_ready, wait_until
 from .openapi_schemas import kubeconform_served
-from .test_k8s_app import PLAYBOOK, Runner, recap, unique
+from .test_k8s_app import Runner, recap, unique
 
 
 class LoggingRunner(Runner):
     """playbooks/k8s.yml --tags k8s_logging (logging_k8s_enabled) against the test cluster, k8s_app's inventory."""
 
-    def __init__(self, cluster: Cluster, tmp: Path) -> None:
-        super().__init__(cluster, tmp)
-        self.playbook = ROOT / "playbooks" / "k8s.yml"
-
     def run(  # type: ignore[override]  # no apps: logging needs none
         self, *extra: str, check: bool = True, **variables: Any
     ) -> subprocess.CompletedProcess:
-        varfile = self.tmp / f"vars-{uuid.uuid4().hex[:6]}.yml"
-        varfile.write_text(
-            yaml.safe_dump(
-                {
-                    "opsdeck_apps": [],
-                    "opsdeck_environment": "dev",
-                    "opsdeck_registry": "127.0.0.1:5000",
-                    "logging_k8s_enabled": True,
-                    **variables,
-                }
-            )
-        )
-        env = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_NOCOLOR": "1",
-        }
-        argv = [PLAYBOOK, "-i", str(self.inventory), str(self.playbook), "--tags", "k8s_logging"]
-        argv += ["-e", f"@{varfile}", *extra]
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, check=False, cwd=ROOT)
-        if check:
-            assert done.returncode == 0, f"ansible-playbook failed:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
-        return done
+        variables.setdefault("logging_k8s_enabled", True)
+        return super().run([], "--tags", "k8s_logging", *extra, check=check, **variables)
 
 
 @pytest.fixture
