@@ -41,6 +41,7 @@ from typing import Any
 
 from ansible_collections.opsdeck.platform.plugins.module_utils import logging as lg
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import (
+    _DNS_LABEL,
     LABEL_COMPONENT,
     LABEL_INSTANCE,
     LABEL_MANAGED_BY,
@@ -55,6 +56,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
     parse_cpu,
     parse_memory,
 )
+from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import _DURATION_RE as _PROM_DURATION
 
 STORE_RELEASE = "opsdeck-logging"
 SHIPPER_RELEASE = "opsdeck-logship"
@@ -125,9 +127,6 @@ VARIABLES = {
     "scrape_interval": "logging_k8s_scrape_interval",
     "progress_deadline_s": "logging_k8s_progress_deadline_s",
 }
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_PROM_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 
 
 def _check_resources(errors: list[str], var: str, value: Any) -> None:

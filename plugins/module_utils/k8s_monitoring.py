@@ -39,8 +39,11 @@ import json
 import re
 from typing import Any
 
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import _DNS_LABEL
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import _meta as _k8s_meta
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import (
     MonitoringError,
+    _check_duration,
     base_rules,
     probe_targets,
     validate_user_rules,
@@ -53,10 +56,8 @@ MANAGED = {"app.kubernetes.io/managed-by": "opsdeck", "app.kubernetes.io/part-of
 # (k8s_app writes the CronJobs' backup alerts itself).
 DEFAULT_GROUPS = ("opsdeck-availability", "opsdeck-logging")
 POD_SECURITY = ("privileged", "baseline", "restricted")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$")
 _BYTES = re.compile(r"^(0|([0-9]*\.)?[0-9]+((K|M|G|T|E|P)i?)?B)$")
-_DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
 _CHART_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$")
 _RESOURCE_KEYS = {"cpu_request", "memory_request", "cpu", "memory"}
 DASHBOARD_LABEL = "grafana_dashboard"
@@ -151,9 +152,7 @@ def _check(opts: dict[str, Any]) -> list[str]:
         ("evaluation_interval", "monitoring_evaluation_interval"),
         ("retention_time", "monitoring_prometheus_retention_time"),
     ):
-        value = opts[field]
-        if not isinstance(value, str) or not value or not _DURATION.match(value):
-            findings.append(f"{var}: {value!r} is not a Prometheus duration (e.g. 30s, 15d)")
+        _check_duration(opts[field], var, findings)
     size = opts["retention_size"]
     if size and (not isinstance(size, str) or not _BYTES.match(size)):
         findings.append(
@@ -271,12 +270,8 @@ def chart_values(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _meta(name: str, opts: dict[str, Any], labels: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "name": name,
-        "namespace": opts["namespace"],
-        # release: the chart's own selectors (if a user turns the NilUsesHelmValues back on)
-        "labels": {**MANAGED, "release": opts["release"], **(labels or {})},
-    }
+    # release: the chart's own selectors (if a user turns the NilUsesHelmValues back on)
+    return _k8s_meta(name, opts["namespace"], {**MANAGED, "release": opts["release"], **(labels or {})})
 
 
 def rules_manifest(opts: dict[str, Any]) -> dict[str, Any]:
