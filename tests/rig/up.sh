@@ -44,7 +44,9 @@ need_packages() {
 }
 
 engine() {
-  need_packages docker.io debootstrap docker-registry iproute2 curl shellcheck
+  # systemd: only for journalctl, which the log shipper's journald receiver runs chrooted into
+  # this machine's root in molecule logging (as on a site's hosts); no systemd is started
+  need_packages docker.io debootstrap docker-registry iproute2 curl shellcheck systemd
   if docker info >/dev/null 2>&1; then
     log "docker engine answers ($(docker version -f '{{.Server.Version}}' 2>/dev/null))"
   else

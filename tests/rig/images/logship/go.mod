@@ -1,3 +1,0 @@
-module opsdeck.example/logship
-
-go 1.22
