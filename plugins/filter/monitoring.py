@@ -64,7 +64,7 @@ def scrape_targets(
     edge_exporter_port: int = 9113,
     backup_hosts: Any = None,
 ) -> Any:
-    """file_sd target lists (apps, nodes, docker, probes, victorialogs, logship, edge) from the model and the hosts."""
+    """file_sd target lists (apps, nodes, docker, probes, victorialogs, otelcol, edge) from the model and the hosts."""
     return _wrap(m.scrape_targets, "cannot derive scrape targets")(
         apps,
         hosts,

@@ -73,8 +73,9 @@ DEFAULT_ALERT_FOR = {
     "AlertmanagerConfigReloadFailed": "10m",
     "AlertmanagerNotificationsFailing": "10m",
     "SLOLatencyHigh": "10m",
-    "LogshipPushErrors": "10m",
-    "LogshipRowsDropped": "1m",
+    "LogShipperSendFailed": "1m",
+    "LogShipperQueueFilling": "5m",
+    "LogShipperRefused": "1m",
     "VictoriaLogsReadOnly": "5m",
 }
 RUNBOOK_BASE = "https://opsdeck.example.com/runbooks"
@@ -558,25 +559,55 @@ def base_rules(
             rb,
         ),
     ]
-    # The logging stack (role logging): logship on every docker host, VictoriaLogs on the
-    # logging hosts. Metric names as their /metrics expose them (docs/logging.md).
+    # The logging stack (role logging): the OpenTelemetry Collector on every docker host (job
+    # otelcol: its own metrics in Prometheus format; its counters carry no _total suffix) and
+    # VictoriaLogs on the logging hosts. The collector's pipeline: receivers (file_log, journald)
+    # -> memory_limiter -> otlp_http exporter, with a sending queue on disk and retries. Its
+    # send_failed and receiver refused counters count records given up on (retries over, or a
+    # permanent error); a store that is down shows first as a filling queue; memory pressure as
+    # the memory_limiter's refusals (which the receivers retry).
     logging = [
         _alert(
-            "LogshipPushErrors",
-            'increase(logship_push_errors_total{job="logship"}[10m]) > 0',
+            "LogShipperSendFailed",
+            'increase(otelcol_exporter_send_failed_log_records{job="otelcol"}[10m]) > 0',
             "warning",
-            "Log shipper on {{ $labels.instance }} fails to push to the log store",
-            '{{ $value | printf "%.0f" }} pushes failed in 10 minutes; the shipper keeps its positions and '
-            "retries, so logs are late, not lost, until the host's json-file rotation overtakes it.",
+            "Log shipper on {{ $labels.instance }} failed to send log records to {{ $labels.exporter }}",
+            '{{ $value | printf "%.0f" }} log records failed to send in 10 minutes: the exporter gave up on '
+            "them, its retries (retry_on_failure) ran out or the log store refused them for good (HTTP 4xx), "
+            'and the sending queue dropped them ("Exporting failed. Dropping data." in the collector\'s log): '
+            "they are lost. Records the exporter still retries wait in its queue on disk (LogShipperQueueFilling).",
             d,
             rb,
         ),
         _alert(
-            "LogshipRowsDropped",
-            'increase(logship_rows_dropped_total{job="logship"}[10m]) > 0',
+            "LogShipperQueueFilling",
+            (
+                'max by (job, instance, exporter) (otelcol_exporter_queue_size{job="otelcol"})'
+                ' / max by (job, instance, exporter) (otelcol_exporter_queue_capacity{job="otelcol"}) > 0.8'
+            ),
             "warning",
-            "Log shipper on {{ $labels.instance }} dropped rows the log store refused",
-            '{{ $value | printf "%.0f" }} rows were refused for good (HTTP 4xx) in 10 minutes and are lost.',
+            "The sending queue of {{ $labels.exporter }} on {{ $labels.instance }} is filling up",
+            "The sending queue of the log shipper on {{ $labels.instance }} ({{ $labels.exporter }}) is "
+            "{{ $value | humanizePercentage }} full: the log store is down or slower than the logs come in. "
+            "When it is full the exporter takes no new records, the receivers stop reading and the lines wait "
+            "in the container logs they read (json-file on docker hosts, /var/log/pods on Kubernetes), which "
+            "log rotation can overtake.",
+            d,
+            rb,
+        ),
+        _alert(
+            "LogShipperRefused",
+            (
+                'increase(otelcol_receiver_refused_log_records{job="otelcol"}[10m]) > 0'
+                ' or increase(otelcol_processor_memory_limiter_refused_log_records{job="otelcol"}[10m]) > 0'
+            ),
+            "warning",
+            "Log shipper on {{ $labels.instance }} refuses log records it read",
+            '{{ $value | printf "%.0f" }} log records were refused in 10 minutes on {{ $labels.instance }}: '
+            "either the memory_limiter refused them (the collector's memory is over 80% of its limit; the "
+            "receivers retry, so lines are late and reading slows down; raise logging_shipper_memory), or a "
+            "receiver ({{ $labels.receiver }}) gave up on them after a permanent error or at a shutdown, "
+            "and those lines are not shipped.",
             d,
             rb,
         ),
@@ -868,7 +899,7 @@ def scrape_targets(
     backup_hosts: Any = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """file_sd target lists, by file: ``apps``, ``nodes``, ``docker``, ``probes``,
-    ``victorialogs``, ``logship``, ``edge``.
+    ``victorialogs``, ``otelcol``, ``edge``.
 
     ``hosts``: the docker hosts, ``[{name, address, groups}]`` (``address`` is how Prometheus
     reaches the host). ``local_hosts``: names of the hosts Prometheus runs on (it reaches
@@ -876,8 +907,9 @@ def scrape_targets(
     ``[{name, url, team?, module?}]``. Every target carries ``app``/``team``/``env``/``instance``
     labels where they apply. With ``scrape_logging``: the log stores ``logging_hosts``
     (``[{name, address}]``, VictoriaLogs' ``/metrics`` at ``logging_store_port``, job
-    ``victorialogs``) and the shipper on every docker host (``logging_shipper_port``, job
-    ``logship``), addressed like the node exporters; both lists are empty without it.
+    ``victorialogs``) and the shipper, the OpenTelemetry Collector, on every docker host (its own
+    metrics at ``logging_shipper_port``, job ``otelcol``), addressed like the node exporters;
+    both lists are empty without it.
     ``edge_hosts`` (``[{name, address}]``): the edge proxies (role edge), whose NGINX exporter
     answers at ``edge_exporter_port`` (job ``edge``); their public URLs are probed like every
     public port (the ``public`` probes, TLS expiry included).
@@ -1007,7 +1039,7 @@ def scrape_targets(
         "docker": docker,
         "probes": probe_list,
         "victorialogs": stores,
-        "logship": shippers,
+        "otelcol": shippers,
         "edge": edges,
     }
 

@@ -5,8 +5,9 @@ promtool and amtool run in the rig's prometheus and alertmanager images (`docker
 `promtool test rules` fixtures prove the alert behaviour: the fast-burn page fires when both
 the 5m and the 1h windows burn over 14.4x and not for a short spike only the 5m window sees;
 the slow-burn ticket fires for a 1.5x burn over days; TLS expiry thresholds; Watchdog; the
-logging stack's alerts (logship push errors and dropped rows, VictoriaLogs read-only); the
-point-in-time recovery alerts on the backup role's opsdeck_pitr_* metrics.
+logging stack's alerts (the OpenTelemetry Collector's records given up on, its sending queue
+filling, records refused; VictoriaLogs read-only); the point-in-time recovery alerts on the
+backup role's opsdeck_pitr_* metrics.
 
 Annotations are templated with $value; the behaviour tests compare labels only, so they run on
 copies of the rules without annotations (`promtool check rules` checks the templates).
@@ -311,41 +312,130 @@ SLOW_BURN = {
 }
 
 
-LOGSHIP = {"job": "logship", "instance": "web1"}
+# The collector's own metrics as its Prometheus exposition names them (counters without _total),
+# with the labels the exposition adds (service_*); the target labels job and instance from file_sd.
+_OTELCOL = 'job="otelcol",service_name="otelcol-contrib",service_version="0.165.1"'
+_EXPORTER = 'exporter="otlp_http/victorialogs",data_type="logs"'
+_RECEIVER = 'receiver="file_log/containers"'
+SHIPPER = {"job": "otelcol", "service_name": "otelcol-contrib", "service_version": "0.165.1"}
+EXPORTER = {"exporter": "otlp_http/victorialogs", "data_type": "logs"}
+RECEIVER = {"receiver": "file_log/containers"}
 STORE = {"job": "victorialogs", "instance": "logs1", "path": "/victoria-logs-data"}
+
+
+def _otelcol(metric: str, instance: str, labels: str) -> str:
+    return f'{metric}{{{_OTELCOL},instance="{instance}",{labels}}}'
+
+
 LOGGING = {
     "evaluation_interval": "1m",
     "tests": [
         {
-            "name": "logging stack: push errors rising, rows dropped, store read-only",
+            "name": "logging stack: records given up on, the sending queue filling, records refused, store read-only",
             "interval": "1m",
             "input_series": [
-                # web1's pushes fail from minute 3 on; web2's counter stays flat
-                {"series": 'logship_push_errors_total{job="logship",instance="web1"}', "values": "0x2 1+1x30"},
-                {"series": 'logship_push_errors_total{job="logship",instance="web2"}', "values": "0x32"},
-                # one refused batch of 40 rows at minute 3, none after
-                {"series": 'logship_rows_dropped_total{job="logship",instance="web1"}', "values": "0x2 40x30"},
+                # web1's exporter gives up on 50 records at minute 3 (retries over), none after; web2's stays flat
+                {
+                    "series": _otelcol("otelcol_exporter_send_failed_log_records", "web1", _EXPORTER),
+                    "values": "0x2 50x40",
+                },
+                {
+                    "series": _otelcol("otelcol_exporter_send_failed_log_records", "web2", _EXPORTER),
+                    "values": "0x42",
+                },
+                # web1's queue (capacity 1000) grows by 100 a minute from minute 5: over 80% from minute
+                # 13 (900) on; web2's is 90% full for two minutes only (a burst the exporter catches up with)
+                {
+                    "series": _otelcol("otelcol_exporter_queue_size", "web1", _EXPORTER),
+                    "values": "0x4 100+100x8 1000x28",
+                },
+                {
+                    "series": _otelcol("otelcol_exporter_queue_capacity", "web1", _EXPORTER),
+                    "values": "1000x42",
+                },
+                {
+                    "series": _otelcol("otelcol_exporter_queue_size", "web2", _EXPORTER),
+                    "values": "0x5 900x1 0x35",
+                },
+                {
+                    "series": _otelcol("otelcol_exporter_queue_capacity", "web2", _EXPORTER),
+                    "values": "1000x42",
+                },
+                # web1's filelog receiver gives up on 20 records a minute from minute 7 to 11 (the memory
+                # limiter refusing), none after; web2's counter stays flat
+                {
+                    "series": _otelcol("otelcol_receiver_refused_log_records", "web1", _RECEIVER),
+                    "values": "0x6 20+20x4 100x30",
+                },
+                {
+                    "series": _otelcol("otelcol_receiver_refused_log_records", "web2", _RECEIVER),
+                    "values": "0x42",
+                },
+                # web2's memory_limiter refuses records from minute 30 (the receivers retry them)
+                {
+                    "series": _otelcol(
+                        "otelcol_processor_memory_limiter_refused_log_records", "web2", 'processor="memory_limiter"'
+                    ),
+                    "values": "0x29 50+50x12",
+                },
                 # the store turns read-only at minute 2 (its disk went under minFreeDiskSpaceBytes)
                 {
                     "series": 'vl_storage_is_read_only{job="victorialogs",instance="logs1",path="/victoria-logs-data"}',
-                    "values": "0 0 1x30",
+                    "values": "0 0 1x40",
                 },
             ],
             "alert_rule_test": [
-                # errors since minute 3, for 10m: pending at 8m, firing at 20m, web2 never
-                {"eval_time": "8m", "alertname": "LogshipPushErrors", "exp_alerts": []},
-                {
-                    "eval_time": "20m",
-                    "alertname": "LogshipPushErrors",
-                    "exp_alerts": [{"exp_labels": {**LOGSHIP, "severity": "warning"}}],
-                },
+                # before the failure nothing; at minute 3 pending (for: 1m); firing at 6m for web1 only;
+                # no failure in the last 10 minutes at 20m: resolved
+                {"eval_time": "2m", "alertname": "LogShipperSendFailed", "exp_alerts": []},
+                {"eval_time": "3m", "alertname": "LogShipperSendFailed", "exp_alerts": []},
                 {
                     "eval_time": "6m",
-                    "alertname": "LogshipRowsDropped",
-                    "exp_alerts": [{"exp_labels": {**LOGSHIP, "severity": "warning"}}],
+                    "alertname": "LogShipperSendFailed",
+                    "exp_alerts": [{"exp_labels": {**SHIPPER, "instance": "web1", **EXPORTER, "severity": "warning"}}],
                 },
-                # no drop in the last 10 minutes: resolved
-                {"eval_time": "20m", "alertname": "LogshipRowsDropped", "exp_alerts": []},
+                {"eval_time": "20m", "alertname": "LogShipperSendFailed", "exp_alerts": []},
+                # web2's burst (minutes 6-7) never lasts 5m; web1 over 80% from minute 13: pending at
+                # 12m and 16m, firing from 18m, by job, instance and exporter (the service_* labels go)
+                {"eval_time": "7m", "alertname": "LogShipperQueueFilling", "exp_alerts": []},
+                {"eval_time": "12m", "alertname": "LogShipperQueueFilling", "exp_alerts": []},
+                {"eval_time": "16m", "alertname": "LogShipperQueueFilling", "exp_alerts": []},
+                {
+                    "eval_time": "20m",
+                    "alertname": "LogShipperQueueFilling",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {
+                                "job": "otelcol",
+                                "instance": "web1",
+                                "exporter": "otlp_http/victorialogs",
+                                "severity": "warning",
+                            }
+                        }
+                    ],
+                },
+                # refused from minute 7: nothing at 6m, firing at 9m for web1 only, resolved at 25m
+                {"eval_time": "6m", "alertname": "LogShipperRefused", "exp_alerts": []},
+                {
+                    "eval_time": "9m",
+                    "alertname": "LogShipperRefused",
+                    "exp_alerts": [{"exp_labels": {**SHIPPER, "instance": "web1", **RECEIVER, "severity": "warning"}}],
+                },
+                {"eval_time": "25m", "alertname": "LogShipperRefused", "exp_alerts": []},
+                {
+                    "eval_time": "33m",
+                    "alertname": "LogShipperRefused",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {
+                                **SHIPPER,
+                                "instance": "web2",
+                                "processor": "memory_limiter",
+                                "severity": "warning",
+                            }
+                        }
+                    ],
+                },
                 {"eval_time": "4m", "alertname": "VictoriaLogsReadOnly", "exp_alerts": []},
                 {
                     "eval_time": "9m",

@@ -46,7 +46,7 @@ def test_filters_return_what_module_utils_returns():
         scrape_logging=True,
         logging_hosts=[{"name": "l", "address": "10.0.0.9"}],
     )
-    assert t["victorialogs"][0]["targets"] == ["10.0.0.9:9428"] and t["logship"][0]["targets"] == ["10.0.0.1:9430"]
+    assert t["victorialogs"][0]["targets"] == ["10.0.0.9:9428"] and t["otelcol"][0]["targets"] == ["10.0.0.1:9430"]
     assert f.alertmanager_config([{"name": "x", "type": "null"}])["route"]["receiver"] == "x"
     assert f.backup_rules([APP]) == []
     assert f.user_rules([{"name": "g", "rules": [{"alert": "A", "expr": "up"}]}])

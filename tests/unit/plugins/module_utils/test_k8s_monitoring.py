@@ -99,6 +99,20 @@ def test_rules_hold_the_chosen_library_groups_and_the_user_rules() -> None:
     assert rule["metadata"]["labels"]["release"] == "opsdeck-monitoring"
 
 
+def test_default_rules_alert_on_the_collector_daemonset_as_job_otelcol() -> None:
+    # the logging role's ServiceMonitor of the collector DaemonSet sets job="otelcol", as on docker hosts
+    (rule,) = [m for m in km.stack({"blackbox": False})["manifests"] if m["kind"] == "PrometheusRule"]
+    logging = {g["name"]: g for g in rule["spec"]["groups"]}["opsdeck-logging"]
+    exprs = {r["alert"]: r["expr"] for r in logging["rules"]}
+    assert [a for a in exprs if a.startswith("LogShipper")] == [
+        "LogShipperSendFailed",
+        "LogShipperQueueFilling",
+        "LogShipperRefused",
+    ]
+    assert all('{job="otelcol"}' in e for a, e in exprs.items() if a.startswith("LogShipper"))
+    assert not any("logship" in r["expr"] for g in rule["spec"]["groups"] for r in g["rules"])
+
+
 def test_chart_reference_local_and_oci_go_without_the_repository() -> None:
     assert km.stack({})["chart"] == {
         "ref": "kube-prometheus-stack",

@@ -155,8 +155,9 @@ def test_base_library_has_every_alert_with_severity_and_annotations():
         "AlertmanagerConfigReloadFailed",
         "AlertmanagerNotificationsFailing",
         "Watchdog",
-        "LogshipPushErrors",
-        "LogshipRowsDropped",
+        "LogShipperSendFailed",
+        "LogShipperQueueFilling",
+        "LogShipperRefused",
         "VictoriaLogsReadOnly",
     }
     assert set(alerts) == expected
@@ -171,6 +172,31 @@ def test_base_library_has_every_alert_with_severity_and_annotations():
     assert "3 * 86400" in alerts["TLSCertificateExpiring"][1]["expr"]
     assert "predict_linear" in alerts["HostDiskFilling"][0]["expr"]
     assert alerts["Watchdog"][0]["expr"] == "vector(1)" and "for" not in alerts["Watchdog"][0]
+
+
+def test_logging_alerts_read_the_collectors_own_metrics_of_job_otelcol():
+    groups = {g["name"]: g["rules"] for g in m.base_rules()}
+    logging = {r["alert"]: r for r in groups["opsdeck-logging"]}
+    assert list(logging) == [
+        "LogShipperSendFailed",
+        "LogShipperQueueFilling",
+        "LogShipperRefused",
+        "VictoriaLogsReadOnly",
+    ]
+    assert logging["LogShipperSendFailed"]["expr"] == (
+        'increase(otelcol_exporter_send_failed_log_records{job="otelcol"}[10m]) > 0'
+    )
+    assert logging["LogShipperQueueFilling"]["expr"] == (
+        'max by (job, instance, exporter) (otelcol_exporter_queue_size{job="otelcol"})'
+        ' / max by (job, instance, exporter) (otelcol_exporter_queue_capacity{job="otelcol"}) > 0.8'
+    )
+    assert logging["LogShipperRefused"]["expr"] == (
+        'increase(otelcol_receiver_refused_log_records{job="otelcol"}[10m]) > 0'
+        ' or increase(otelcol_processor_memory_limiter_refused_log_records{job="otelcol"}[10m]) > 0'
+    )
+    assert [logging[n]["for"] for n in logging] == ["1m", "5m", "1m", "5m"]
+    assert [logging[n]["labels"]["severity"] for n in logging] == ["warning", "warning", "warning", "critical"]
+    assert not any("logship" in r["expr"] for rules in groups.values() for r in rules)
 
 
 def test_backup_thresholds_and_errors():
@@ -329,7 +355,8 @@ def test_custom_probe_labels():
 
 def test_logging_targets_only_when_asked():
     t = m.scrape_targets([], HOSTS[:1], local_hosts=["mon1"], logging_hosts=[{"name": "logs1", "address": "10.0.0.9"}])
-    assert t["victorialogs"] == [] and t["logship"] == []
+    assert t["victorialogs"] == [] and t["otelcol"] == []
+    assert "logship" not in t
 
 
 def test_logging_targets_stores_and_shippers_like_nodes():
@@ -347,9 +374,9 @@ def test_logging_targets_stores_and_shippers_like_nodes():
         {"targets": ["10.0.0.9:19428"], "labels": {"instance": "logs1", "env": "prod"}},
         {"targets": ["127.0.0.1:19428"], "labels": {"instance": "mon1", "env": "prod"}},
     ]
-    assert [e["labels"]["instance"] for e in t["logship"]] == [h["name"] for h in HOSTS]
-    assert t["logship"][0] == {"targets": ["127.0.0.1:19430"], "labels": {"instance": "mon1", "env": "prod"}}
-    assert all(e["targets"][0].endswith(":19430") for e in t["logship"])
+    assert [e["labels"]["instance"] for e in t["otelcol"]] == [h["name"] for h in HOSTS]
+    assert t["otelcol"][0] == {"targets": ["127.0.0.1:19430"], "labels": {"instance": "mon1", "env": "prod"}}
+    assert all(e["targets"][0].endswith(":19430") for e in t["otelcol"])
 
 
 @pytest.mark.parametrize(
