@@ -1,7 +1,7 @@
 # Copyright (c) opsdeck platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Logging filters: logging_store_flags, logging_shipper_args, logging_k8s_releases.
+"""Logging filters: logging_store_flags, logging_collector_config, logging_takeover_config, logging_k8s_releases.
 
 Thin wrappers around plugins/module_utils/logging.py, where the logic lives and is unit tested.
 Their documentation is in the <name>.yml files next to this file.
@@ -37,22 +37,24 @@ def logging_store_flags(
     )
 
 
-def logging_shipper_args(
+def logging_collector_config(
     url: Any,
     host: Any = None,
     environment: Any = None,
     labels: Any = None,
     fields: Any = None,
     containers: Any = "all",
-    containers_dir: str = "/containers",
-    state: str = "/state/positions.json",
+    containers_dir: str = "/var/lib/docker/containers",
     interval: Any = "1s",
     listen_address: Any = "127.0.0.1",
     port: Any = 9430,
+    health_port: Any = 13133,
+    queue_size: Any = 5000,
+    start_at: Any = "beginning",
     journal_dir: str | None = None,
 ) -> Any:
-    """The shipper's command line; the input is the store's base URL."""
-    return _wrap(lg.shipper_args, "invalid logging shipper settings")(
+    """The collector's configuration on a docker host; the input is the store's base URL."""
+    return _wrap(lg.collector_config, "invalid logging shipper settings")(
         url,
         host=host,
         environment=environment,
@@ -60,12 +62,19 @@ def logging_shipper_args(
         fields=fields,
         containers=containers,
         containers_dir=containers_dir,
-        state=state,
         interval=interval,
         listen_address=listen_address,
         port=port,
+        health_port=health_port,
+        queue_size=queue_size,
+        start_at=start_at,
         journal_dir=journal_dir,
     )
+
+
+def logging_takeover_config(config: Any) -> Any:
+    """The one-off configuration that records the end of every file; the input is the collector's."""
+    return _wrap(lg.takeover_config, "invalid collector configuration")(config)
 
 
 def logging_k8s_releases(settings: Any) -> Any:
@@ -79,6 +88,7 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "logging_store_flags": logging_store_flags,
-            "logging_shipper_args": logging_shipper_args,
+            "logging_collector_config": logging_collector_config,
+            "logging_takeover_config": logging_takeover_config,
             "logging_k8s_releases": logging_k8s_releases,
         }

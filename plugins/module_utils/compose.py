@@ -17,6 +17,16 @@ from __future__ import annotations
 from typing import Any
 
 COMPOSE_HEALTH_TEST_NONE = ["NONE"]
+# The container labels the engine writes into every log line (json-file option "labels": the
+# line's "attrs"), where the log shipper (role logging) finds app, service and env without a
+# docker socket. roles/docker_host sets the same list in the engine's log-opts.
+LOG_LABELS = (
+    "com.docker.compose.project",
+    "com.docker.compose.service",
+    "io.opsdeck.app",
+    "io.opsdeck.environment",
+    "io.opsdeck.service",
+)
 
 
 class ComposeRenderError(ValueError):
@@ -87,6 +97,9 @@ def render_definition(
         "image": app["image_ref"],
         "restart": app["restart"],
         "labels": dict(sorted(labels.items())),
+        # the engine writes these labels into every log line ("attrs" of json-file), where the
+        # log shipper (role logging) finds app, service and env; merged with the engine's log-opts
+        "logging": {"options": {"labels": ",".join(LOG_LABELS)}},
     }
     if app.get("command"):
         service["entrypoint"] = list(app["command"])

@@ -15,11 +15,13 @@ Errors are ``LoggingError`` (a ``ModelError``): one finding per line, naming the
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from ansible_collections.opsdeck.platform.plugins.module_utils.compose import LOG_LABELS
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError
 
 # VictoriaLogs' duration syntax (-retentionPeriod): one or more <number><unit>; a bare number
@@ -193,10 +195,43 @@ def store_flags(
     return flags
 
 
+# --- The shipper: the OpenTelemetry Collector (contrib distribution) ---------------------------
+# Its configuration is rendered here from the role variables: the filelog receiver over the
+# engine's json-file logs (docker hosts) or the kubelet's CRI logs (Kubernetes nodes), the
+# journald receiver for the host's journal, the otlphttp exporter to VictoriaLogs' OTLP endpoint
+# with the stream fields, read positions and a persistent sending queue in the file_storage
+# extension. What makes it lose nothing and send nothing twice (docs/logging.md):
+# - filelog checkpoints each file's offset in file_storage once the lines are in the queue; a
+#   restart resumes there (``start_at`` only applies to a first start with empty storage);
+# - the sending queue is persistent (file_storage) and blocks when full, so the receivers stop
+#   reading (the lines wait in the files) instead of dropping; the exporter retries forever
+#   with backoff; ``memory_limiter`` refusals are retried by the receivers.
+EXPORTER = "otlp_http/victorialogs"
+STORAGE = "file_storage"
+CONTAINERS_RECEIVER = "file_log/containers"
+PODS_RECEIVER = "file_log/pods"
+JOURNAL_RECEIVER = "journald"
+# Paths inside the collector's container (the upstream image's layout).
+CONFIG_PATH = "/etc/otelcol-contrib/config.yaml"
+STORAGE_DIR = "/var/lib/otelcol/file_storage"
+# The host's root file system, read-only, for the journald receiver: it runs the host's own
+# journalctl chrooted there (the upstream image ships none; root_path/journalctl_path).
+HOSTFS = "/hostfs"
+JOURNALCTL = "/usr/bin/journalctl"
 # Fields a row gets from the shipper itself; neither a label nor a static field may set them.
 _SHIPPER_FIELDS = ("stream", "container", "source")
 # And on Kubernetes, from the pod log's path.
 POD_FIELDS = ("namespace", "pod", "container", "service", "app")
+# The stream fields of pod log rows: those of the docker hosts, and the namespace.
+POD_STREAM_FIELDS = (*STREAM_FIELDS, "namespace")
+_START_AT = ("beginning", "end")
+# The engine keeps each line's newline in the message ("log": "...\n"); the store's _msg does not.
+_TRIM_NEWLINE = {
+    "type": "add",
+    "if": 'type(body) == "string" and body endsWith "\\n"',
+    "field": "body",
+    "value": 'EXPR(trimSuffix(body, "\\n"))',
+}
 
 
 def _check_fields(errors: list[str], var: str, mapping: dict[str, Any], reserved: tuple[str, ...] = ()) -> None:
@@ -218,7 +253,144 @@ def _check_fields(errors: list[str], var: str, mapping: dict[str, Any], reserved
             errors.append(f"{var}: field 'host' is the inventory name of the docker host, it cannot come from a label")
 
 
-def shipper_args(
+def _check_int(errors: list[str], var: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        errors.append(f"{var}: {value!r} is not an integer >= {low}")
+
+
+def _attr(name: str) -> str:
+    """A log record attribute in stanza's field syntax (names may hold dots)."""
+    return f'attributes["{name}"]'
+
+
+def _expr_str(value: str) -> str:
+    """A string literal of the expression language of stanza's ``if`` and ``expr``."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _add(field: str, value: str, only_if_missing: bool = False) -> dict[str, Any]:
+    op: dict[str, Any] = {"type": "add", "field": _attr(field), "value": str(value)}
+    if only_if_missing:
+        op["if"] = f"{_attr(field)} == nil"
+    return op
+
+
+def _collector_checks(
+    errors: list[str], url: Any, interval: Any, port: Any, health_port: Any, queue_size: Any, start_at: Any
+) -> None:
+    _check_url(errors, url)
+    _check_interval(errors, interval)
+    _check_port(errors, "logging_shipper_port", port)
+    _check_port(errors, "logging_shipper_health_port", health_port)
+    if isinstance(port, int) and port == health_port:
+        errors.append("logging_shipper_health_port: must differ from logging_shipper_port")
+    _check_int(errors, "logging_shipper_queue_size", queue_size, 1)
+    if start_at not in _START_AT:
+        errors.append(f"logging_shipper_start_at: {start_at!r} is not one of 'beginning', 'end'")
+
+
+def _collector(
+    url: str,
+    *,
+    receivers: dict[str, Any],
+    stream_fields: tuple[str, ...],
+    listen_address: str,
+    port: int,
+    health_port: int,
+    queue_size: int,
+) -> dict[str, Any]:
+    """The configuration around the receivers: storage, health, limits, the exporter, telemetry."""
+    processors = {"memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 20}}
+    retry = {"enabled": True, "initial_interval": "1s", "max_interval": "30s", "max_elapsed_time": "0s"}
+    return {
+        "extensions": {
+            "health_check": {"endpoint": _listen(listen_address, health_port)},
+            STORAGE: {
+                "directory": STORAGE_DIR,
+                "create_directory": True,
+                "compaction": {"on_start": True, "on_rebound": True, "directory": STORAGE_DIR},
+            },
+        },
+        "receivers": receivers,
+        "processors": processors,
+        "exporters": {
+            EXPORTER: {
+                "logs_endpoint": f"{url.rstrip('/')}/insert/opentelemetry/v1/logs",
+                "headers": {"VL-Stream-Fields": ",".join(stream_fields)},
+                "timeout": "30s",
+                # never give up: the queue holds what the store cannot take yet
+                "retry_on_failure": retry,
+                "sending_queue": {
+                    "storage": STORAGE,
+                    "queue_size": queue_size,
+                    "block_on_overflow": True,
+                    "num_consumers": 2,
+                    "batch": {"flush_timeout": "1s", "sizer": "items", "min_size": 1000, "max_size": 10000},
+                },
+            }
+        },
+        "service": {
+            "extensions": ["health_check", STORAGE],
+            "pipelines": {
+                "logs": {"receivers": sorted(receivers), "processors": ["memory_limiter"], "exporters": [EXPORTER]}
+            },
+            "telemetry": {
+                "logs": {"level": "info", "encoding": "json"},
+                "metrics": {
+                    "level": "normal",
+                    "readers": [{"pull": {"exporter": {"prometheus": {"host": listen_address, "port": port}}}}],
+                },
+            },
+        },
+        # the receivers' own retry settings, for the callers
+        "_retry": retry,
+    }
+
+
+def _finish(config: dict[str, Any]) -> dict[str, Any]:
+    retry = config.pop("_retry")
+    for receiver in config["receivers"].values():
+        receiver["retry_on_failure"] = dict(retry)
+    return config
+
+
+def _journal_receiver(directory: str, static: dict[str, str]) -> dict[str, Any]:
+    """The journald receiver over the host's journal (host's journalctl, chrooted into HOSTFS).
+
+    Rows: ``source=journal``, ``service`` the syslog identifier (else the unit), ``unit`` the
+    systemd unit where there is one, the message as ``_msg``, and the host's static fields.
+    """
+    body = "body"
+    operators: list[dict[str, Any]] = [
+        {"type": "add", "field": _attr("source"), "value": "journal"},
+        {
+            "type": "move",
+            "if": f'{body}["SYSLOG_IDENTIFIER"] != nil',
+            "from": f'{body}["SYSLOG_IDENTIFIER"]',
+            "to": _attr("service"),
+        },
+        {
+            "type": "copy",
+            "if": f'{_attr("service")} == nil and {body}["_SYSTEMD_UNIT"] != nil',
+            "from": f'{body}["_SYSTEMD_UNIT"]',
+            "to": _attr("service"),
+        },
+        {"type": "move", "if": f'{body}["_SYSTEMD_UNIT"] != nil', "from": f'{body}["_SYSTEMD_UNIT"]', "to": _attr("unit")},
+        {"type": "move", "if": f'{body}["MESSAGE"] != nil', "from": f'{body}["MESSAGE"]', "to": body},
+    ]
+    operators += [_add(k, v) for k, v in sorted(static.items())]
+    return {
+        "root_path": HOSTFS,
+        "journalctl_path": JOURNALCTL,
+        "directory": directory,
+        "start_at": "end",
+        "priority": "info",
+        "storage": STORAGE,
+        "operators": operators,
+    }
+
+
+def collector_config(
     url: Any,
     *,
     host: Any,
@@ -226,19 +398,28 @@ def shipper_args(
     labels: Any = None,
     fields: Any = None,
     containers: Any = "all",
-    containers_dir: str = "/containers",
-    state: str = "/state/positions.json",
+    containers_dir: str = "/var/lib/docker/containers",
     interval: Any = "1s",
     listen_address: Any = "127.0.0.1",
     port: Any = 9430,
+    health_port: Any = 13133,
+    queue_size: Any = 5000,
+    start_at: Any = "beginning",
     journal_dir: str | None = None,
-) -> list[str]:
-    """The shipper's (logship) command line: where to push, which labels become which fields.
+) -> dict[str, Any]:
+    """The collector's configuration on a docker host (a dict, written as its YAML file).
 
-    ``journal_dir``: where the host's journal is mounted in the shipper; none: no journal.
+    The filelog receiver reads ``<containers_dir>/*/*-json.log`` (and the rotated ``.N`` files;
+    compressed ones are left out: their lines were read before the engine compressed them) with
+    the ``container`` operator (docker format). The fields come from the ``attrs`` that the
+    json-file driver writes for the labels named in its ``labels`` option (``LOG_LABELS``):
+    ``labels`` maps field to label; ``host`` is the inventory name; ``env`` falls back to
+    ``environment``; ``stream`` is stdout/stderr and ``container`` the container's short ID.
+    ``containers: apps`` keeps only the lines of containers with the label io.opsdeck.app.
+    ``journal_dir``: the host's journal directory (a path of the host), or none.
     """
     errors: list[str] = []
-    _check_url(errors, url)
+    _collector_checks(errors, url, interval, port, 13133 if health_port is None else health_port, queue_size, start_at)
     if not isinstance(host, str) or not host:
         errors.append(f"host: {host!r} must be the inventory name of the docker host")
     labels = DEFAULT_LABELS if labels is None else labels
@@ -251,37 +432,82 @@ def shipper_args(
         fields = {}
     _check_fields(errors, "logging_shipper_labels", labels)
     _check_fields(errors, "logging_shipper_fields", fields)
+    unwritten = sorted(str(v) for v in labels.values() if isinstance(v, str) and v and v not in LOG_LABELS)
+    if unwritten:
+        errors.append(
+            f"logging_shipper_labels: {', '.join(unwritten)}: the engine writes only these labels into the log "
+            f"lines (json-file option 'labels', set by compose_app and docker_host): {', '.join(LOG_LABELS)}"
+        )
     if containers not in ("all", "apps"):
         errors.append(f"logging_shipper_containers: {containers!r} is not one of 'all', 'apps'")
-    _check_interval(errors, interval)
     _check_address(errors, "logging_shipper_listen_address", listen_address)
-    _check_port(errors, "logging_shipper_port", port)
     if errors:
         raise LoggingError(errors)
-    static = _static_fields(fields, environment)
+    static = _static_fields(fields, None)
     static["host"] = host
-    argv = [
-        f"-url={url.rstrip('/')}/insert/jsonline",
-        f"-containers-dir={containers_dir}",
-        f"-state={state}",
-        f"-interval={interval}",
-        f"-listen={_listen(listen_address, port)}",
-        f"-stream-fields={','.join(STREAM_FIELDS)}",
+    attrs = 'attributes["attrs"]'
+    operators: list[dict[str, Any]] = [
+        {"type": "container", "format": "docker", "add_metadata_from_filepath": False},
+        _TRIM_NEWLINE,
     ]
     if containers == "apps":
-        argv.append(f"-require-label={DEFAULT_LABELS['app']}")
-    argv += [f"-label={k}={v}" for k, v in sorted(labels.items())]
-    argv += [f"-field={k}={v}" for k, v in sorted(static.items())]
+        operators.append(
+            {"type": "filter", "expr": f'{attrs} == nil or {attrs}[{_expr_str(DEFAULT_LABELS["app"])}] == nil'}
+        )
+    for field, label in sorted(labels.items()):
+        operators.append(
+            {
+                "type": "move",
+                "if": f"{attrs} != nil and {attrs}[{_expr_str(label)}] != nil",
+                "from": f"{attrs}[{_expr_str(label)}]",
+                "to": _attr(field),
+            }
+        )
+    operators += [
+        {"type": "move", "from": _attr("log.iostream"), "to": _attr("stream"), "if": f'{_attr("log.iostream")} != nil'},
+        {
+            "type": "regex_parser",
+            "parse_from": _attr("log.file.path"),
+            "regex": r"/(?P<container>[0-9a-f]{12})[0-9a-f]{52}-json\.log",
+            "on_error": "send_quiet",
+        },
+        {"type": "remove", "field": attrs, "if": f"{attrs} != nil"},
+        {"type": "remove", "field": _attr("log.file.path")},
+    ]
+    operators += [_add(k, v) for k, v in sorted(static.items())]
+    if environment:
+        operators.append(_add("env", str(environment), only_if_missing=True))
+    base = containers_dir.rstrip("/")
+    receivers: dict[str, Any] = {
+        CONTAINERS_RECEIVER: {
+            "include": [f"{base}/*/*-json.log", f"{base}/*/*-json.log.*"],
+            "exclude": [f"{base}/*/*.gz"],
+            "include_file_path": True,
+            "include_file_name": False,
+            "start_at": start_at,
+            "poll_interval": interval,
+            "storage": STORAGE,
+            "operators": operators,
+        }
+    }
     if journal_dir:
-        argv.append(f"-journal-dir={journal_dir}")
-    return argv
+        journal_static = dict(static)
+        if environment:
+            journal_static.setdefault("env", str(environment))
+        receivers[JOURNAL_RECEIVER] = _journal_receiver(journal_dir, journal_static)
+    config = _collector(
+        url,
+        receivers=receivers,
+        stream_fields=STREAM_FIELDS,
+        listen_address=listen_address,
+        port=port,
+        health_port=health_port,
+        queue_size=queue_size,
+    )
+    return _finish(config)
 
 
-# The stream fields of pod log rows: those of the docker hosts, and the namespace.
-POD_STREAM_FIELDS = (*STREAM_FIELDS, "namespace")
-
-
-def pod_shipper_args(
+def pod_collector_config(
     url: Any,
     *,
     environment: Any = None,
@@ -289,19 +515,23 @@ def pod_shipper_args(
     namespace_prefix: Any = "",
     interval: Any = "1s",
     port: Any = 9430,
+    health_port: Any = 13133,
+    queue_size: Any = 5000,
     pods_dir: str = "/var/log/pods",
-    state: str = "/state/positions.json",
     node_env: str = "NODE_NAME",
-) -> list[str]:
-    """The command line of the shipper of a Kubernetes node (logship ``-pods-dir``).
+) -> dict[str, Any]:
+    """The collector's configuration on a Kubernetes node (DaemonSet), over the kubelet's pod logs.
 
-    Each row gets ``namespace``, ``pod``, ``container``, ``service`` (the container) and ``app``
-    (the namespace without ``namespace_prefix``) from the log file's path, ``host`` from the
-    environment variable ``node_env`` (the node name, from the downward API), ``env`` and the
-    static ``fields``. The same checks as ``shipper_args``, naming the same role variables.
+    The filelog receiver reads ``<pods_dir>/<namespace>_<pod>_<uid>/<container>/<n>.log`` and the
+    kubelet's rotated ``<n>.log.<timestamp>`` (CRI format; partial lines joined by the
+    ``container`` operator; ``.gz`` files are left out: the kubelet compresses a file only after
+    the next rotation, by when it was read). Fields: ``namespace``, ``pod``, ``container`` and
+    ``service`` (the container) from the path, ``app`` (the namespace without
+    ``namespace_prefix``), ``host`` from the environment variable ``node_env`` (the node name,
+    from the downward API), ``env`` and the static ``fields``.
     """
     errors: list[str] = []
-    _check_url(errors, url)
+    _collector_checks(errors, url, interval, port, health_port, queue_size, "beginning")
     fields = {} if fields is None else fields
     if not isinstance(fields, dict):
         errors.append(f"logging_shipper_fields: must map field names to values, got {type(fields).__name__}")
@@ -314,21 +544,77 @@ def pod_shipper_args(
             f"logging_k8s_namespace_prefix: {namespace_prefix!r} is not the start of a namespace name "
             "(lowercase letters, digits and '-')"
         )
-    _check_interval(errors, interval)
-    _check_port(errors, "logging_shipper_port", port)
     if errors:
         raise LoggingError(errors)
     static = _static_fields(fields, environment)
-    argv = [
-        f"-url={url.rstrip('/')}/insert/jsonline",
-        f"-pods-dir={pods_dir}",
-        f"-state={state}",
-        f"-interval={interval}",
-        f"-listen={_listen('0.0.0.0', port)}",
-        f"-stream-fields={','.join(POD_STREAM_FIELDS)}",
+    res = "resource"
+    operators: list[dict[str, Any]] = [
+        # no format: detected per line (containerd and CRI-O write the CRI format, docker its JSON)
+        {"type": "container", "add_metadata_from_filepath": True},
+        {"type": "move", "from": f'{res}["k8s.namespace.name"]', "to": _attr("namespace")},
+        {"type": "move", "from": f'{res}["k8s.pod.name"]', "to": _attr("pod")},
+        {"type": "move", "from": f'{res}["k8s.container.name"]', "to": _attr("container")},
+        {"type": "copy", "from": _attr("container"), "to": _attr("service")},
+        {"type": "copy", "from": _attr("namespace"), "to": _attr("app")},
     ]
     if namespace_prefix:
-        argv.append(f"-namespace-prefix={namespace_prefix}")
-    argv.append(f"-field-env=host={node_env}")
-    argv += [f"-field={k}={v}" for k, v in sorted(static.items())]
-    return argv
+        prefix = _expr_str(namespace_prefix)
+        operators.append(
+            {
+                "type": "add",
+                "if": f'{_attr("app")} startsWith {prefix} and len({_attr("app")}) > {len(namespace_prefix)}',
+                "field": _attr("app"),
+                "value": f'EXPR({_attr("app")}[{len(namespace_prefix)}:])',
+            }
+        )
+    operators += [
+        {"type": "move", "from": _attr("log.iostream"), "to": _attr("stream"), "if": f'{_attr("log.iostream")} != nil'},
+        {"type": "add", "field": _attr("host"), "value": f'EXPR(env("{node_env}"))'},
+        {"type": "remove", "field": _attr("log.file.path"), "if": f'{_attr("log.file.path")} != nil'},
+    ]
+    operators += [_add(k, v) for k, v in sorted(static.items())]
+    base = pods_dir.rstrip("/")
+    receivers = {
+        PODS_RECEIVER: {
+            "include": [f"{base}/*/*/*.log", f"{base}/*/*/*.log.*"],
+            "exclude": [f"{base}/*/*/*.gz", f"{base}/*/*/*.tmp"],
+            "include_file_path": True,
+            "include_file_name": False,
+            "start_at": "beginning",
+            "poll_interval": interval,
+            "storage": STORAGE,
+            "operators": operators,
+        }
+    }
+    config = _collector(
+        url,
+        receivers=receivers,
+        stream_fields=POD_STREAM_FIELDS,
+        listen_address="0.0.0.0",
+        port=port,
+        health_port=health_port,
+        queue_size=queue_size,
+    )
+    return _finish(config)
+
+
+def takeover_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A one-off run of ``config`` that records the end of every container log file and ships nothing.
+
+    For a host that ran logship: the collector started once with this configuration (then
+    stopped) saves a position at the end of each file, so the real collector, resuming from
+    those positions, does not send again what logship delivered. Nothing is exported (the
+    ``debug`` exporter at basic verbosity), the journal is left out (its receiver starts at the
+    end anyway), and the collector's own endpoints are not served.
+    """
+    out = copy.deepcopy(config)
+    out["receivers"] = {k: v for k, v in out["receivers"].items() if k != JOURNAL_RECEIVER}
+    for receiver in out["receivers"].values():
+        receiver["start_at"] = "end"
+    out["exporters"] = {"debug": {"verbosity": "basic"}}
+    out["extensions"] = {STORAGE: out["extensions"][STORAGE]}
+    service = out["service"]
+    service["extensions"] = [STORAGE]
+    service["pipelines"] = {"logs": {"receivers": sorted(out["receivers"]), "exporters": ["debug"]}}
+    service["telemetry"] = {"logs": {"level": "info", "encoding": "json"}, "metrics": {"level": "none"}}
+    return out
