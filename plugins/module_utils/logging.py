@@ -375,7 +375,12 @@ def _journal_receiver(directory: str, static: dict[str, str]) -> dict[str, Any]:
             "from": f'{body}["_SYSTEMD_UNIT"]',
             "to": _attr("service"),
         },
-        {"type": "move", "if": f'{body}["_SYSTEMD_UNIT"] != nil', "from": f'{body}["_SYSTEMD_UNIT"]', "to": _attr("unit")},
+        {
+            "type": "move",
+            "if": f'{body}["_SYSTEMD_UNIT"] != nil',
+            "from": f'{body}["_SYSTEMD_UNIT"]',
+            "to": _attr("unit"),
+        },
         {"type": "move", "if": f'{body}["MESSAGE"] != nil', "from": f'{body}["MESSAGE"]', "to": body},
     ]
     operators += [_add(k, v) for k, v in sorted(static.items())]
@@ -452,7 +457,7 @@ def collector_config(
     ]
     if containers == "apps":
         operators.append(
-            {"type": "filter", "expr": f'{attrs} == nil or {attrs}[{_expr_str(DEFAULT_LABELS["app"])}] == nil'}
+            {"type": "filter", "expr": f"{attrs} == nil or {attrs}[{_expr_str(DEFAULT_LABELS['app'])}] == nil"}
         )
     for field, label in sorted(labels.items()):
         operators.append(
@@ -464,7 +469,7 @@ def collector_config(
             }
         )
     operators += [
-        {"type": "move", "from": _attr("log.iostream"), "to": _attr("stream"), "if": f'{_attr("log.iostream")} != nil'},
+        {"type": "move", "from": _attr("log.iostream"), "to": _attr("stream"), "if": f"{_attr('log.iostream')} != nil"},
         {
             "type": "regex_parser",
             "parse_from": _attr("log.file.path"),
@@ -562,15 +567,15 @@ def pod_collector_config(
         operators.append(
             {
                 "type": "add",
-                "if": f'{_attr("app")} startsWith {prefix} and len({_attr("app")}) > {len(namespace_prefix)}',
+                "if": f"{_attr('app')} startsWith {prefix} and len({_attr('app')}) > {len(namespace_prefix)}",
                 "field": _attr("app"),
-                "value": f'EXPR({_attr("app")}[{len(namespace_prefix)}:])',
+                "value": f"EXPR({_attr('app')}[{len(namespace_prefix)}:])",
             }
         )
     operators += [
-        {"type": "move", "from": _attr("log.iostream"), "to": _attr("stream"), "if": f'{_attr("log.iostream")} != nil'},
+        {"type": "move", "from": _attr("log.iostream"), "to": _attr("stream"), "if": f"{_attr('log.iostream')} != nil"},
         {"type": "add", "field": _attr("host"), "value": f'EXPR(env("{node_env}"))'},
-        {"type": "remove", "field": _attr("log.file.path"), "if": f'{_attr("log.file.path")} != nil'},
+        {"type": "remove", "field": _attr("log.file.path"), "if": f"{_attr('log.file.path')} != nil"},
     ]
     operators += [_add(k, v) for k, v in sorted(static.items())]
     base = pods_dir.rstrip("/")

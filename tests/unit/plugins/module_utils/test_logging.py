@@ -113,7 +113,10 @@ def test_collector_config_defaults() -> None:
     assert exporter["retry_on_failure"]["max_elapsed_time"] == "0s"
     assert exporter["sending_queue"]["storage"] == lg.STORAGE and exporter["sending_queue"]["block_on_overflow"]
     filelog = cfg["receivers"][lg.CONTAINERS_RECEIVER]
-    assert filelog["include"] == ["/var/lib/docker/containers/*/*-json.log", "/var/lib/docker/containers/*/*-json.log.*"]
+    assert filelog["include"] == [
+        "/var/lib/docker/containers/*/*-json.log",
+        "/var/lib/docker/containers/*/*-json.log.*",
+    ]
     assert filelog["exclude"] == ["/var/lib/docker/containers/*/*.gz"]
     assert filelog["storage"] == lg.STORAGE and filelog["start_at"] == "beginning"
     assert filelog["retry_on_failure"]["enabled"] and filelog["retry_on_failure"]["max_elapsed_time"] == "0s"
