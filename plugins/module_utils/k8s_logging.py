@@ -1,9 +1,9 @@
 # Copyright (c) opsdeck platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Logging on a Kubernetes cluster: VictoriaLogs and a logship DaemonSet (pure functions, no I/O).
+"""Logging on a Kubernetes cluster: VictoriaLogs and an OpenTelemetry Collector DaemonSet (pure functions, no I/O).
 
-``releases(settings)`` returns two releases for the module ``opsdeck.platform.k8s_release``
+``releases(settings)`` returns the releases for the module ``opsdeck.platform.k8s_release``
 (the shape of ``k8s_manifests.render_apps``' releases), applied in this order:
 
 - ``opsdeck-logging`` in the namespace ``logging`` (Pod Security ``restricted`` enforced): the
@@ -11,20 +11,32 @@
   docker hosts (``logging.store_flags``: retention by age and by disk size, extra flags, the
   same refusals naming the same variables), a volume claim for its data (the disk limit must
   fit in it), nobody (65534), read-only root, no capability, probes on ``/health``; a Service;
-  NetworkPolicies (default deny; the store admits the shippers' pods, the monitoring namespace
-  and ``store_clients``); a ServiceMonitor (job ``victorialogs``) when the cluster serves the
-  Prometheus Operator CRDs (the module drops it otherwise);
-- ``opsdeck-logship`` in the namespace ``logging-shipper``: the shipper, a DaemonSet of logship
-  in its Kubernetes mode (``logging.pod_shipper_args``) on every node (tolerating every taint),
-  reading the kubelet's ``/var/log/pods`` (hostPath, read-only) and keeping its read positions
-  on the node (hostPath ``/var/lib/opsdeck-logship``, so a restart or an upgrade sends nothing
-  twice). hostPath volumes are refused by Pod Security ``baseline`` as much as by ``restricted``,
-  so this namespace enforces ``privileged`` (and audits ``baseline``), with the reason in an
-  annotation, and holds nothing but the shipper; the shipper runs as root (the log files are
-  root's, 0640) with every capability dropped, no privilege escalation, a read-only root file
-  system and the RuntimeDefault seccomp profile; NetworkPolicies: egress to the store and DNS
-  only, ingress from the monitoring namespace on the metrics port; a Service and ServiceMonitor
-  (job ``logship``) for its metrics.
+  NetworkPolicies (default deny; the store admits the collectors' pods, the monitoring
+  namespace and ``store_clients``); a ServiceMonitor (job ``victorialogs``) when the cluster
+  serves the Prometheus Operator CRDs (the module drops it otherwise);
+- ``opsdeck-otelcol`` in the namespace ``logging-shipper``: the shipper, a DaemonSet of the
+  OpenTelemetry Collector (contrib distribution, the upstream image) on every node (tolerating
+  every taint). Its configuration is ``logging.pod_collector_config`` (the same derivation and
+  messages as on docker hosts), in a ConfigMap mounted at ``/etc/otelcol-contrib``; the pod
+  template carries the configuration's digest, so a changed configuration rolls the DaemonSet.
+  The collector reads the kubelet's ``/var/log/pods`` (hostPath, read-only; CRI lines, partial
+  ones joined) and keeps its read positions and its persistent sending queue in file_storage
+  on the node (hostPath ``/var/lib/opsdeck-otelcol``, so a restart, an upgrade or a store
+  outage loses nothing and sends nothing twice); the node's name (``host``) comes from the
+  downward API. hostPath volumes are refused by Pod Security ``baseline`` as much as by
+  ``restricted``, so this namespace enforces ``privileged`` (and audits ``baseline``), with the
+  reason in an annotation, and holds nothing but the collector; it runs as root (the log files
+  are root's, 0640) with every capability dropped, no privilege escalation, a read-only root
+  file system and the RuntimeDefault seccomp profile; probes on the health_check extension;
+  NetworkPolicies: egress to the store and DNS only, ingress from the monitoring namespace on
+  the metrics port; a headless Service and a ServiceMonitor (job ``otelcol``) for its metrics.
+  No ``k8sattributes`` processor: the fields come from the log file's path, so the collector
+  needs no access to the API server (no token mounted, no ClusterRole);
+- ``opsdeck-logship``, the shipper this collection ran before the collector (same namespace):
+  a release with no objects, so prune deletes whatever logship left (DaemonSet, Service,
+  ServiceMonitor, NetworkPolicies, ServiceAccount). It comes after the collector's release:
+  by then the namespace carries the collector's instance label, so only logship's objects go
+  (check mode and diff show them, as for any prune).
 
 Both ServiceAccounts mount no token (neither pod talks to the API server). Every object carries
 ``app.kubernetes.io/managed-by: opsdeck`` and ``app.kubernetes.io/instance: <release>``: the
@@ -36,6 +48,9 @@ Errors are ``LoggingError``: one finding per line, naming the role variable.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import posixpath
 import re
 from typing import Any
 
@@ -59,19 +74,27 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import _DURATION_RE as _PROM_DURATION
 
 STORE_RELEASE = "opsdeck-logging"
-SHIPPER_RELEASE = "opsdeck-logship"
+SHIPPER_RELEASE = "opsdeck-otelcol"
+# The shipper before the collector: its release is emptied (pruned) in the same namespace.
+LEGACY_SHIPPER_RELEASE = "opsdeck-logship"
 STORE_NAME = "victorialogs"
-SHIPPER_NAME = "logship"
+SHIPPER_NAME = "otelcol"
+# The ServiceMonitor's job: the docker hosts' job, which the rule library's alerts select.
+SHIPPER_JOB = "otelcol"
 DATA_PATH = "/victoria-logs-data"
-STATE_MOUNT = "/state"
 PODS_DIR = "/var/log/pods"
 NODE_ENV = "NODE_NAME"
+# The key of the collector's configuration in its ConfigMap (the file name in the image).
+CONFIG_KEY = posixpath.basename(lg.CONFIG_PATH)
+# On the pod template: the sha256 of the configuration (a change rolls the pods).
+CONFIG_DIGEST = "opsdeck.io/config-digest"
 # Why the shipper's namespace enforces "privileged" (an annotation on it, for whoever audits).
 JUSTIFICATION = (
-    "logship reads the kubelet's pod logs (/var/log/pods) and keeps its read positions on the node "
-    "(/var/lib/opsdeck-logship): hostPath volumes, which Pod Security baseline and restricted refuse. "
-    "Its pod is not privileged: root (the files are root's), no capability, no privilege escalation, "
-    "read-only root file system, seccomp RuntimeDefault. Nothing else runs in this namespace."
+    "The OpenTelemetry Collector reads the kubelet's pod logs (/var/log/pods) and keeps its read "
+    "positions and its sending queue on the node (/var/lib/opsdeck-otelcol by default): hostPath volumes, "
+    "which Pod Security baseline and restricted refuse. Its pod is not privileged: root (the files are "
+    "root's), no capability, no privilege escalation, read-only root file system, seccomp RuntimeDefault, "
+    "no API token. Nothing else runs in this namespace."
 )
 
 # The settings and their role variables (the names used in messages).
@@ -82,7 +105,7 @@ DEFAULTS: dict[str, Any] = {
     "monitoring_namespace": "monitoring",
     "store_clients": [],
     "store_image": "victoriametrics/victoria-logs:v1.52.1",
-    "shipper_image": "opsdeck/logship:1.0.0",
+    "shipper_image": "otel/opentelemetry-collector-contrib:0.165.1",
     "retention_period": "7d",
     "max_disk_usage": "10GiB",
     "extra_flags": [],
@@ -96,7 +119,9 @@ DEFAULTS: dict[str, Any] = {
     "namespace_prefix": "",
     "interval": "1s",
     "shipper_port": 9430,
-    "state_dir": "/var/lib/opsdeck-logship",
+    "health_port": 13133,
+    "queue_size": 5000,
+    "state_dir": "/var/lib/opsdeck-otelcol",
     "pods_dir": PODS_DIR,
     "scrape_interval": "30s",
     "progress_deadline_s": 300,
@@ -122,6 +147,8 @@ VARIABLES = {
     "namespace_prefix": "logging_k8s_namespace_prefix",
     "interval": "logging_shipper_interval",
     "shipper_port": "logging_shipper_port",
+    "health_port": "logging_shipper_health_port",
+    "queue_size": "logging_shipper_queue_size",
     "state_dir": "logging_k8s_shipper_state_dir",
     "pods_dir": "logging_k8s_pods_dir",
     "scrape_interval": "logging_k8s_scrape_interval",
@@ -213,15 +240,16 @@ def settings_with_defaults(settings: dict[str, Any] | None) -> dict[str, Any]:
         errors += exc.errors
     url = f"http://{STORE_NAME}.{opts['namespace']}.svc:{opts['port']}"
     try:
-        opts["_shipper_args"] = lg.pod_shipper_args(
+        opts["_collector_config"] = lg.pod_collector_config(
             url,
             environment=opts["environment"],
             fields=opts["fields"],
             namespace_prefix=opts["namespace_prefix"],
             interval=opts["interval"],
             port=opts["shipper_port"],
+            health_port=opts["health_port"],
+            queue_size=opts["queue_size"],
             pods_dir=PODS_DIR,
-            state=f"{STATE_MOUNT}/positions.json",
             node_env=NODE_ENV,
         )
     except lg.LoggingError as exc:
@@ -321,7 +349,7 @@ def _service_monitor(
                     "path": "/metrics",
                     "interval": interval,
                     "relabelings": [
-                        # the docker hosts' jobs: the rule library's Logship*/VictoriaLogs* alerts select them
+                        # the docker hosts' jobs: the rule library's collector and VictoriaLogs alerts select them
                         {"action": "replace", "targetLabel": "job", "replacement": job},
                         {
                             "action": "replace",
@@ -440,19 +468,36 @@ def store_manifests(opts: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def collector_config_yaml(opts: dict[str, Any]) -> str:
+    """The collector's configuration file of the checked settings ``opts``, as JSON (which is YAML).
+
+    JSON, not a YAML dumper: module_utils may not import PyYAML (ansible-test's import check),
+    the collector's file provider reads JSON as the YAML it is, and JSON keeps Ansible's
+    tagged strings (subclasses of str) as plain values.
+    """
+    return json.dumps(opts["_collector_config"], indent=2, sort_keys=True) + "\n"
+
+
 def shipper_manifests(opts: dict[str, Any]) -> list[dict[str, Any]]:
-    """The shipper's release: namespace, ServiceAccount, NetworkPolicies, Service, DaemonSet, ServiceMonitor."""
-    ns, port = opts["shipper_namespace"], opts["shipper_port"]
+    """The shipper's release: namespace, ServiceAccount, NetworkPolicies, ConfigMap, Service, DaemonSet,
+    ServiceMonitor."""
+    ns, port, health_port = opts["shipper_namespace"], opts["shipper_port"], opts["health_port"]
     labels = _labels(SHIPPER_RELEASE, SHIPPER_NAME)
     select = _select(SHIPPER_RELEASE, SHIPPER_NAME)
-    probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
+    config = collector_config_yaml(opts)
+    # the health_check extension answers 200 on / while the collector runs (a store outage does
+    # not make it unhealthy: the queue holds the lines, restarting would not help)
+    probe = {"httpGet": {"path": "/", "port": "health"}, "timeoutSeconds": 5}
     container = {
         "name": SHIPPER_NAME,
         "image": opts["shipper_image"],
         "imagePullPolicy": "IfNotPresent",
-        "args": list(opts["_shipper_args"]),
+        "args": ["--config", lg.CONFIG_PATH],
         "env": [{"name": NODE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
-        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "ports": [
+            {"name": "http", "containerPort": port, "protocol": "TCP"},
+            {"name": "health", "containerPort": health_port, "protocol": "TCP"},
+        ],
         "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
         "livenessProbe": {**probe, "periodSeconds": 20, "failureThreshold": 6},
         "resources": _resources(opts["shipper_resources"]),
@@ -470,8 +515,9 @@ def shipper_manifests(opts: dict[str, Any]) -> list[dict[str, Any]]:
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "volumeMounts": [
+            {"name": "config", "mountPath": posixpath.dirname(lg.CONFIG_PATH), "readOnly": True},
             {"name": "pods", "mountPath": PODS_DIR, "readOnly": True},
-            {"name": "state", "mountPath": STATE_MOUNT},
+            {"name": "state", "mountPath": lg.STORAGE_DIR},
         ],
     }
     daemonset = {
@@ -483,7 +529,10 @@ def shipper_manifests(opts: dict[str, Any]) -> list[dict[str, Any]]:
             "revisionHistoryLimit": 10,
             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
             "template": {
-                "metadata": {"labels": dict(labels)},
+                "metadata": {
+                    "labels": dict(labels),
+                    "annotations": {CONFIG_DIGEST: "sha256:" + hashlib.sha256(config.encode()).hexdigest()},
+                },
                 "spec": {
                     "serviceAccountName": SHIPPER_NAME,
                     "automountServiceAccountToken": False,
@@ -494,6 +543,7 @@ def shipper_manifests(opts: dict[str, Any]) -> list[dict[str, Any]]:
                     "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [container],
                     "volumes": [
+                        {"name": "config", "configMap": {"name": SHIPPER_NAME, "defaultMode": 0o444}},
                         {"name": "pods", "hostPath": {"path": opts["pods_dir"], "type": "Directory"}},
                         {"name": "state", "hostPath": {"path": opts["state_dir"], "type": "DirectoryOrCreate"}},
                     ],
@@ -537,6 +587,12 @@ def shipper_manifests(opts: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         {
             "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta(SHIPPER_NAME, ns, labels),
+            "data": {CONFIG_KEY: config},
+        },
+        {
+            "apiVersion": "v1",
             "kind": "Service",
             "metadata": _meta(SHIPPER_NAME, ns, labels),
             "spec": {
@@ -546,29 +602,38 @@ def shipper_manifests(opts: dict[str, Any]) -> list[dict[str, Any]]:
             },
         },
         daemonset,
-        _service_monitor(SHIPPER_NAME, ns, labels, select, "logship", opts["scrape_interval"]),
+        _service_monitor(SHIPPER_NAME, ns, labels, select, SHIPPER_JOB, opts["scrape_interval"]),
     ]
 
 
 def releases(settings: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The two releases (store, then shipper) for the module k8s_release; every setting checked first."""
+    """The releases for the module k8s_release, every setting checked first.
+
+    present: the store, the collector, then logship's release with no objects (prune removes
+    what logship left; after the collector's, whose namespace it shares: see the module's
+    docstring). absent: the collector, logship's, then the store (the shippers push to it);
+    each deletes the shipper namespace if it carries its instance label, else its own objects.
+    """
     opts = settings_with_defaults(settings)
     present = opts["state"] == "present"
     out = []
     for release, ns, render in (
         (STORE_RELEASE, opts["namespace"], store_manifests),
         (SHIPPER_RELEASE, opts["shipper_namespace"], shipper_manifests),
+        (LEGACY_SHIPPER_RELEASE, opts["shipper_namespace"], None),
     ):
+        title = f"logging release {release!r}"
+        if render is None:
+            title += " (logship, the shipper before the OpenTelemetry Collector)"
         out.append(
             {
                 "app": release,
-                "title": f"logging release {release!r}",
+                "title": title,
                 "namespace": ns,
                 "state": opts["state"],
                 "selector": prune_selector(release),
                 "progress_deadline_s": opts["progress_deadline_s"],
-                "manifests": render(opts) if present else [],
+                "manifests": render(opts) if present and render is not None else [],
             }
         )
-    # absent: the shipper goes first (it pushes to the store)
-    return out if present else out[::-1]
+    return out if present else [out[1], out[2], out[0]]

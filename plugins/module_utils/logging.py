@@ -556,6 +556,8 @@ def pod_collector_config(
     operators: list[dict[str, Any]] = [
         # no format: detected per line (containerd and CRI-O write the CRI format, docker its JSON)
         {"type": "container", "add_metadata_from_filepath": True},
+        # the CRI tag (P/F) of the line's first part: no use once the parts are joined
+        {"type": "remove", "field": _attr("logtag"), "if": f"{_attr('logtag')} != nil"},
         {"type": "move", "from": f'{res}["k8s.namespace.name"]', "to": _attr("namespace")},
         {"type": "move", "from": f'{res}["k8s.pod.name"]', "to": _attr("pod")},
         {"type": "move", "from": f'{res}["k8s.container.name"]', "to": _attr("container")},

@@ -189,7 +189,7 @@ def _daemonset(generation: int = 2, **status: int) -> dict[str, Any]:
         "numberReady": 3,
         "numberAvailable": 3,
     }
-    return {"metadata": {"name": "logship", "generation": generation}, "status": {**base, **status}}
+    return {"metadata": {"name": "otelcol", "generation": generation}, "status": {**base, **status}}
 
 
 def test_daemonset_state() -> None:
