@@ -49,7 +49,7 @@ def logging_collector_config(
     listen_address: Any = "127.0.0.1",
     port: Any = 9430,
     health_port: Any = 13133,
-    queue_size: Any = 5000,
+    queue_size: Any = 500,
     start_at: Any = "beginning",
     journal_dir: str | None = None,
 ) -> Any:

@@ -120,7 +120,7 @@ DEFAULTS: dict[str, Any] = {
     "interval": "1s",
     "shipper_port": 9430,
     "health_port": 13133,
-    "queue_size": 5000,
+    "queue_size": 500,
     "state_dir": "/var/lib/opsdeck-otelcol",
     "pods_dir": PODS_DIR,
     "scrape_interval": "30s",

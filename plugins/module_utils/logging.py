@@ -317,6 +317,9 @@ def _collector(
             EXPORTER: {
                 "logs_endpoint": f"{url.rstrip('/')}/insert/opentelemetry/v1/logs",
                 "headers": {"VL-Stream-Fields": ",".join(stream_fields)},
+                # zstd, not the exporter's gzip: gzip was a third of the collector's CPU in
+                # tests/bench/bench_logging.py (VictoriaLogs takes both)
+                "compression": "zstd",
                 "timeout": "30s",
                 # never give up: the queue holds what the store cannot take yet
                 "retry_on_failure": retry,
@@ -408,7 +411,7 @@ def collector_config(
     listen_address: Any = "127.0.0.1",
     port: Any = 9430,
     health_port: Any = 13133,
-    queue_size: Any = 5000,
+    queue_size: Any = 500,
     start_at: Any = "beginning",
     journal_dir: str | None = None,
 ) -> dict[str, Any]:
@@ -521,7 +524,7 @@ def pod_collector_config(
     interval: Any = "1s",
     port: Any = 9430,
     health_port: Any = 13133,
-    queue_size: Any = 5000,
+    queue_size: Any = 500,
     pods_dir: str = "/var/log/pods",
     node_env: str = "NODE_NAME",
 ) -> dict[str, Any]:

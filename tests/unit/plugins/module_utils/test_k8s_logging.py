@@ -162,7 +162,7 @@ def test_configmap_holds_the_pod_collector_config() -> None:
         interval="2s",
         port=9430,
         health_port=13133,
-        queue_size=5000,
+        queue_size=500,
         pods_dir="/var/log/pods",
         node_env="NODE_NAME",
     )
