@@ -225,6 +225,9 @@ POD_FIELDS = ("namespace", "pod", "container", "service", "app")
 # The stream fields of pod log rows: those of the docker hosts, and the namespace.
 POD_STREAM_FIELDS = (*STREAM_FIELDS, "namespace")
 _START_AT = ("beginning", "end")
+# Retries that never give up (max_elapsed_time 0), on the exporter and on the receivers (for the
+# memory_limiter's refusals): what cannot be sent yet waits in the queue or in the files.
+_RETRY = {"enabled": True, "initial_interval": "1s", "max_interval": "30s", "max_elapsed_time": "0s"}
 # The engine keeps each line's newline in the message ("log": "...\n"); the store's _msg does not.
 _TRIM_NEWLINE = {
     "type": "add",
@@ -301,7 +304,8 @@ def _collector(
 ) -> dict[str, Any]:
     """The configuration around the receivers: storage, health, limits, the exporter, telemetry."""
     processors = {"memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 20}}
-    retry = {"enabled": True, "initial_interval": "1s", "max_interval": "30s", "max_elapsed_time": "0s"}
+    for receiver in receivers.values():
+        receiver["retry_on_failure"] = dict(_RETRY)
     return {
         "extensions": {
             "health_check": {"endpoint": _listen(listen_address, health_port)},
@@ -322,7 +326,7 @@ def _collector(
                 "compression": "zstd",
                 "timeout": "30s",
                 # never give up: the queue holds what the store cannot take yet
-                "retry_on_failure": retry,
+                "retry_on_failure": dict(_RETRY),
                 "sending_queue": {
                     "storage": STORAGE,
                     "queue_size": queue_size,
@@ -345,16 +349,7 @@ def _collector(
                 },
             },
         },
-        # the receivers' own retry settings, for the callers
-        "_retry": retry,
     }
-
-
-def _finish(config: dict[str, Any]) -> dict[str, Any]:
-    retry = config.pop("_retry")
-    for receiver in config["receivers"].values():
-        receiver["retry_on_failure"] = dict(retry)
-    return config
 
 
 def _journal_receiver(directory: str, static: dict[str, str]) -> dict[str, Any]:
@@ -427,7 +422,7 @@ def collector_config(
     ``journal_dir``: the host's journal directory (a path of the host), or none.
     """
     errors: list[str] = []
-    _collector_checks(errors, url, interval, port, 13133 if health_port is None else health_port, queue_size, start_at)
+    _collector_checks(errors, url, interval, port, health_port, queue_size, start_at)
     if not isinstance(host, str) or not host:
         errors.append(f"host: {host!r} must be the inventory name of the docker host")
     labels = DEFAULT_LABELS if labels is None else labels
@@ -503,7 +498,7 @@ def collector_config(
         if environment:
             journal_static.setdefault("env", str(environment))
         receivers[JOURNAL_RECEIVER] = _journal_receiver(journal_dir, journal_static)
-    config = _collector(
+    return _collector(
         url,
         receivers=receivers,
         stream_fields=STREAM_FIELDS,
@@ -512,7 +507,6 @@ def collector_config(
         health_port=health_port,
         queue_size=queue_size,
     )
-    return _finish(config)
 
 
 def pod_collector_config(
@@ -596,7 +590,7 @@ def pod_collector_config(
             "operators": operators,
         }
     }
-    config = _collector(
+    return _collector(
         url,
         receivers=receivers,
         stream_fields=POD_STREAM_FIELDS,
@@ -605,7 +599,6 @@ def pod_collector_config(
         health_port=health_port,
         queue_size=queue_size,
     )
-    return _finish(config)
 
 
 def takeover_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -86,15 +86,22 @@ def _collector_config(cm: Any) -> dict[str, Any]:
     return yaml.safe_load(cm.data["config.yaml"])
 
 
+def _store_on(spaces: dict[str, str], static_volumes: str) -> dict[str, Any]:
+    """The role's settings that put the store on the test cluster's static volumes."""
+    return {
+        **spaces,
+        "logging_k8s_storage_class": static_volumes,
+        "logging_k8s_volume_size": "1Gi",
+        "logging_retention_max_disk_usage": "512MiB",
+    }
+
+
 def test_role_applies_the_store_and_the_collector_and_a_second_run_changes_nothing(
     cluster: Cluster, runner: LoggingRunner, spaces: dict[str, str], static_volumes: str
 ) -> None:
     store_ns, ship_ns = spaces["logging_k8s_namespace"], spaces["logging_k8s_shipper_namespace"]
     settings = {
-        **spaces,
-        "logging_k8s_storage_class": static_volumes,
-        "logging_k8s_volume_size": "1Gi",
-        "logging_retention_max_disk_usage": "512MiB",
+        **_store_on(spaces, static_volumes),
         "logging_retention_period": "14d",
         "logging_k8s_namespace_prefix": "shop-",
         "logging_shipper_fields": {"cluster": "test"},
@@ -205,12 +212,7 @@ def test_a_cluster_that_ran_logship_gets_the_collector_and_loses_logship(
     cluster: Cluster, runner: LoggingRunner, spaces: dict[str, str], static_volumes: str
 ) -> None:
     store_ns, ship_ns = spaces["logging_k8s_namespace"], spaces["logging_k8s_shipper_namespace"]
-    settings = {
-        **spaces,
-        "logging_k8s_storage_class": static_volumes,
-        "logging_k8s_volume_size": "1Gi",
-        "logging_retention_max_disk_usage": "512MiB",
-    }
+    settings = _store_on(spaces, static_volumes)
     shipper = _shipper({"namespace": store_ns, "shipper_namespace": ship_ns})
     made = Release(cluster.dynamic, _as_logship(shipper), wait_timeout=120, poll=0.5).run()
     core, apps = client.CoreV1Api(cluster.api), client.AppsV1Api(cluster.api)
