@@ -96,6 +96,20 @@ def database_exporter_files(projects: list[dict[str, Any]]) -> list[dict[str, st
     ]
 
 
+def database_exporter_secret_files(
+    projects: list[dict[str, Any]], hostvars: Any, fact: str = "_database_credentials"
+) -> list[dict[str, str]]:
+    """``[{project, file, content}]``: the exporters' secret files (database.project_secrets),
+    with the credentials the role keeps in ``fact`` on each project's primary host."""
+    return [
+        {"project": p["name"], "file": name, "content": content}
+        for p in projects
+        for name, content in d.project_secrets(p, hostvars[p["primary_host"]][fact][f"{p['app']}/{p['database']}"])[
+            "exporter_files"
+        ].items()
+    ]
+
+
 def database_rules(_input: Any = None, **kwargs: Any) -> list[dict[str, Any]]:
     """The rule group for the exporters of managed databases (the input is ignored)."""
     return d.alert_rules(**kwargs)
@@ -118,4 +132,5 @@ class FilterModule:
             "database_given_passwords": wrap(database_given_passwords, f"{what}: the passwords"),
             "database_env_file": database_env_file,
             "database_exporter_files": database_exporter_files,
+            "database_exporter_secret_files": wrap(database_exporter_secret_files, f"{what}: the exporters' logins"),
         }

@@ -35,10 +35,28 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.model import Mode
 # What the role passes as credentials of one database: every one a password.
 CREDENTIALS = ("admin", "app", "replication", "exporter")
 
+# uid/gid: the server's user in the upstream images (postgres, mysql and redis are 999:999 in
+# postgres:*, mariadb:* and redis:*; the rig's Debian-built images create them with the same
+# numbers). The servers run as that user from the start (the images' entrypoints skip their
+# root-then-gosu step), so no capability is needed.
 ENGINES: dict[str, dict[str, Any]] = {
-    "postgres": {"port": 5432, "data": "/var/lib/postgresql/data", "exporter_port": 9187, "exporter": "postgres"},
-    "mariadb": {"port": 3306, "data": "/var/lib/mysql", "exporter_port": 9104, "exporter": "mysqld"},
-    "redis": {"port": 6379, "data": "/data", "exporter_port": 9121, "exporter": "redis"},
+    "postgres": {
+        "port": 5432,
+        "data": "/var/lib/postgresql/data",
+        "exporter_port": 9187,
+        "exporter": "postgres",
+        "uid": 999,
+        "gid": 999,
+    },
+    "mariadb": {
+        "port": 3306,
+        "data": "/var/lib/mysql",
+        "exporter_port": 9104,
+        "exporter": "mysqld",
+        "uid": 999,
+        "gid": 999,
+    },
+    "redis": {"port": 6379, "data": "/data", "exporter_port": 9121, "exporter": "redis", "uid": 999, "gid": 999},
 }
 
 MIB = 1024 * 1024
@@ -261,6 +279,7 @@ def _server(
     service: dict[str, Any] = {
         "image": image,
         "container_name": server_name(app, db, replica),
+        "user": f"{spec['uid']}:{spec['gid']}",
         "restart": "unless-stopped",
         "labels": _labels(app, db, role),
         "env_file": [{"path": "secrets.env", "required": True}],
@@ -316,20 +335,20 @@ def _exporter(app: dict[str, Any], db: dict[str, Any], replica: int, image: str)
     port = ENGINES[engine]["port"]
     extra: dict[str, Any] = {}
     if engine == "postgres":
+        # replication lag and role: postgres_exporter's own replication collector
+        # (pg_replication_lag_seconds, pg_replication_is_replica)
         env = {"DATA_SOURCE_URI": f"{server}:{port}/postgres?sslmode=disable", "DATA_SOURCE_USER": "opsdeck_exporter"}
+    elif engine == "mariadb":
+        # the login is an option file (the secret file EXPORTER_MY_CNF, 0400 for the exporter's
+        # user): mysqld_exporter 0.15+ reads no DATA_SOURCE_NAME, and --config.my-cnf is what
+        # every version reads
+        env = {}
         extra = {
-            "command": [f"--extend.query-path=/etc/postgres_exporter/{EXPORTER_QUERIES_FILE}"],
+            "command": [f"--config.my-cnf={EXPORTER_MY_CNF_PATH}"],
             "volumes": [
-                {
-                    "type": "bind",
-                    "source": f"./{EXPORTER_QUERIES_FILE}",
-                    "target": f"/etc/postgres_exporter/{EXPORTER_QUERIES_FILE}",
-                    "read_only": True,
-                }
+                {"type": "bind", "source": f"./{EXPORTER_MY_CNF}", "target": EXPORTER_MY_CNF_PATH, "read_only": True}
             ],
         }
-    elif engine == "mariadb":
-        env = {}  # DATA_SOURCE_NAME, with the password, comes from exporter.env
     else:
         env = {"REDIS_ADDR": f"redis://{server}:{port}"}
     return _hardened(
@@ -349,26 +368,6 @@ def _exporter(app: dict[str, Any], db: dict[str, Any], replica: int, image: str)
     )
 
 
-# postgres_exporter 0.11 (Debian bookworm) has no replication collector: lag and role come
-# from this query file (--extend.query-path). The lag is 0 while the replica has replayed all
-# it received, so an idle primary does not look like a lagging replica.
-POSTGRES_EXPORTER_QUERIES = """\
-pg_replication:
-  query: >-
-    SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0
-                WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-                ELSE GREATEST(0, EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp()))) END AS lag,
-           CASE WHEN pg_is_in_recovery() THEN 1 ELSE 0 END AS is_replica
-  master: true
-  metrics:
-    - lag:
-        usage: GAUGE
-        description: Seconds the replica's replay is behind the primary (0 on a primary, or when caught up)
-    - is_replica:
-        usage: GAUGE
-        description: 1 when the server is a replica (in recovery)
-"""
-EXPORTER_QUERIES_FILE = "exporter-queries.yaml"
 # MariaDB: the option file the server's project mounts (see definition()), read after the
 # packages' own (Debian's and the mariadb image's my.cnf include mariadb.conf.d last).
 MARIADB_OPTION_FILE = "opsdeck-client-server.cnf"
@@ -383,10 +382,14 @@ pid-file = /tmp/mysqld.pid
 """
 
 
+# MariaDB: the exporter's login as an option file (a secret file of the project, see
+# project_secrets), mounted where the exporter's --config.my-cnf points.
+EXPORTER_MY_CNF = "exporter.my.cnf"
+EXPORTER_MY_CNF_PATH = "/etc/mysqld-exporter/my.cnf"
+
+
 def exporter_files(project: dict[str, Any]) -> dict[str, str]:
     """Files of a project's directory the server or the exporter mounts (no secret in them)."""
-    if project["engine"] == "postgres":
-        return {EXPORTER_QUERIES_FILE: POSTGRES_EXPORTER_QUERIES}
     if project["engine"] == "mariadb":
         return {MARIADB_OPTION_FILE: MARIADB_OPTIONS}
     return {}
@@ -569,8 +572,20 @@ def _need(credentials: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
+def _option_value(value: str, where: str) -> str:
+    """``value`` as a double-quoted option-file value (MySQL's and mysqld_exporter's ini parser)."""
+    if any(c in value for c in '"\\\n\r'):
+        raise DatabaseError(
+            f"{where}: the admin password has a double quote, backslash or line break, which the exporter's "
+            "option file cannot hold"
+        )
+    return f'"{value}"'
+
+
 def project_secrets(project: dict[str, Any], credentials: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """``{server: {...}, exporter: {...}}``: the env files of one server's project (0600)."""
+    """``{server: {...}, exporter: {...}, exporter_files: {...}}`` of one server's project: the
+    server's and the exporter's env files (0600), and the exporter's secret files by name (0400
+    for the exporter's user; MariaDB's option file EXPORTER_MY_CNF)."""
     where = f"app '{project['app']}': database '{project['database']}'"
     engine = project["engine"]
     admin = _need(credentials, "admin", where)
@@ -579,8 +594,12 @@ def project_secrets(project: dict[str, Any], credentials: dict[str, Any]) -> dic
         server = {"POSTGRES_PASSWORD": admin}
         if project["role"] == "replica":
             server = {"REPLICATION_PASSWORD": _need(credentials, "replication", where)}
-        return {"server": server, "exporter": {"DATA_SOURCE_PASS": exporter}}
+        return {"server": server, "exporter": {"DATA_SOURCE_PASS": exporter}, "exporter_files": {}}
     if engine == "mariadb":
+        login = (
+            f"[client]\nuser = root\npassword = {_option_value(admin, where)}\n"
+            f"host = {project['server']}\nport = 3306\n"
+        )
         return {
             # MYSQL_PWD: the in-container tools (health check, the backup engine's docker exec) log in as root
             "server": {
@@ -588,10 +607,15 @@ def project_secrets(project: dict[str, Any], credentials: dict[str, Any]) -> dic
                 "MARIADB_PASSWORD": _need(credentials, "app", where),
                 "MYSQL_PWD": admin,
             },
-            "exporter": {"DATA_SOURCE_NAME": f"root:{admin}@({project['server']}:3306)/"},
+            "exporter": {},
+            "exporter_files": {EXPORTER_MY_CNF: login},
         }
     # redis: REDISCLI_AUTH for the health check and the backup engine's redis-cli in the container
-    return {"server": {"REDIS_PASSWORD": admin, "REDISCLI_AUTH": admin}, "exporter": {"REDIS_PASSWORD": admin}}
+    return {
+        "server": {"REDIS_PASSWORD": admin, "REDISCLI_AUTH": admin},
+        "exporter": {"REDIS_PASSWORD": admin},
+        "exporter_files": {},
+    }
 
 
 def _sql_literal(value: str) -> str:
@@ -818,7 +842,7 @@ def alert_rules(
                 ),
                 _rule(
                     "DatabaseReplicationLag",
-                    f'pg_replication_lag{{{job},role="replica"}} > {lag_seconds} '
+                    f'pg_replication_lag_seconds{{{job},role="replica"}} > {lag_seconds} '
                     f"and on(instance) pg_replication_is_replica{{{job}}} == 1",
                     "warning",
                     f"Replica {lab} lags its primary",

@@ -86,25 +86,27 @@ GIVEN = "given"
 # (roles/database/defaults/main.yml; a unit test keeps the two equal), pulled from
 # opsdeck_registry like the app's image.
 IMAGES: dict[str, dict[str, str]] = {
-    "postgres": {"15": "opsdeck/postgresql:15"},
-    "mariadb": {"10.11": "opsdeck/mariadb:10.11"},
-    "redis": {"7.0": "opsdeck/redis:7.0"},
+    "postgres": {"15": "postgres:15.18-bookworm"},
+    "mariadb": {"10.11": "mariadb:10.11.18"},
+    "redis": {"7.0": "redis:7.0.15"},
 }
 EXPORTER_IMAGES: dict[str, str] = {
-    "postgres": "opsdeck/postgres-exporter:0.11.1",
-    "mariadb": "opsdeck/mysqld-exporter:0.14.0",
-    "redis": "opsdeck/redis-exporter:1.45.0",
+    "postgres": "prometheuscommunity/postgres-exporter:v0.17.1",
+    "mariadb": "prom/mysqld-exporter:v0.17.2",
+    "redis": "oliver006/redis_exporter:v1.97.0",
 }
 
-# Per engine: the image user as numbers (Pod Security "restricted" checks runAsNonRoot against
-# a numeric uid; Debian's packages create these system users in the reference images), the
-# Service port name, and where the data volume is mounted. PostgreSQL's PGDATA is a directory
-# below the mount point: initdb refuses a non-empty directory (a fresh ext4 volume has
-# lost+found).
+# Per engine: the Service port name, and where the data volume is mounted; the image user as
+# numbers (Pod Security "restricted" checks runAsNonRoot against a numeric uid) is
+# database.ENGINES'. PostgreSQL's PGDATA is a directory below the mount point: initdb refuses a
+# non-empty directory (a fresh ext4 volume has lost+found).
 K8S_ENGINES: dict[str, dict[str, Any]] = {
-    "postgres": {"uid": 100, "gid": 102, "port_name": "postgres", "pgdata": "/var/lib/postgresql/data/pgdata"},
-    "mariadb": {"uid": 100, "gid": 101, "port_name": "mysql"},
-    "redis": {"uid": 100, "gid": 101, "port_name": "redis"},
+    engine: {"uid": d.ENGINES[engine]["uid"], "gid": d.ENGINES[engine]["gid"], **extra}
+    for engine, extra in (
+        ("postgres", {"port_name": "postgres", "pgdata": "/var/lib/postgresql/data/pgdata"}),
+        ("mariadb", {"port_name": "mysql"}),
+        ("redis", {"port_name": "redis"}),
+    )
 }
 EXPORTER_UID = 65534
 EXPORTER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}}
@@ -437,6 +439,22 @@ def _pod(
     volumes.append({"name": "exporter-tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}})
     if exporter.get("command"):
         exp["args"] = list(exporter["command"])
+    # the exporter's secret files (MariaDB's login option file): keys of the credentials Secret
+    # carrying their template, mounted where the compose project binds them, 0440 for the pod's
+    # fsGroup (the exporter's supplementary group)
+    for bind in exporter.get("volumes") or []:
+        source = str(bind.get("source", ""))[2:]
+        if bind.get("type") == "bind" and source in env_files["exporter_files"]:
+            derived[source] = env_files["exporter_files"][source]
+            exp["volumeMounts"].append(
+                {"name": "exporter-login", "mountPath": bind["target"], "subPath": source, "readOnly": True}
+            )
+            volumes.append(
+                {
+                    "name": "exporter-login",
+                    "secret": {"secretName": secret, "items": [{"key": source, "path": source}], "defaultMode": 0o440},
+                }
+            )
     # the files the compose project binds from its directory (database.exporter_files: the
     # exporter's queries, a server's option file) come from the ConfigMap <base>-files, each
     # mounted at its own path (subPath: a directory such as mariadb.conf.d keeps its other files)

@@ -86,7 +86,7 @@ BEHAVIOUR: dict[str, Any] = {
             "interval": "1m",
             "input_series": [
                 {
-                    "series": f'pg_replication_lag{{{PG},role="replica",instance="b:21188",server="s"}}',
+                    "series": f'pg_replication_lag_seconds{{{PG},role="replica",instance="b:21188",server="s"}}',
                     "values": "0 0 120x10",
                 },
                 {
@@ -94,7 +94,7 @@ BEHAVIOUR: dict[str, Any] = {
                     "values": "1x12",
                 },
                 {
-                    "series": f'pg_replication_lag{{{PG},role="replica",instance="c:21189",server="s"}}',
+                    "series": f'pg_replication_lag_seconds{{{PG},role="replica",instance="c:21189",server="s"}}',
                     "values": "0x12",
                 },
                 {

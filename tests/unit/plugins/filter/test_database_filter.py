@@ -81,6 +81,29 @@ def test_scrape_targets_take_raw_or_normalized_apps() -> None:
 def test_env_file_and_exporter_files() -> None:
     assert F["database_env_file"]({"A": 'x"$y'}) == 'A="x\\"\\$y"\n'
     plan = F["database_plan"](APPS, HOSTS, "a", IMAGES, EXPORTERS)
-    files = F["database_exporter_files"](plan["projects"])
-    assert [(f["project"], f["file"]) for f in files] == [("shop-shopdb-db", "exporter-queries.yaml")]
-    assert "pg_last_wal_replay_lsn" in files[0]["content"]
+    # postgres_exporter's own replication collector: no query file any more
+    assert F["database_exporter_files"](plan["projects"]) == []
+
+
+def test_the_mariadb_exporter_logs_in_with_a_secret_option_file() -> None:
+    apps = [
+        {
+            "name": "crm",
+            "image": "acme/crm:1",
+            "hosts": ["a"],
+            "databases": [{"name": "crmdb", "engine": "mariadb", "managed": True, "hosts": ["a"]}],
+        }
+    ]
+    images = {"mariadb": {"10.11": "mariadb:10.11.18"}}
+    plan = F["database_plan"](apps, HOSTS, "a", images, {"mariadb": "prom/mysqld-exporter:v0.17.2"})
+    exporter = plan["projects"][0]["definition"]["services"]["exporter"]
+    assert exporter["command"] == ["--config.my-cnf=/etc/mysqld-exporter/my.cnf"]
+    assert "DATA_SOURCE_NAME" not in repr(exporter)
+    creds = {"admin": "Adm1n", "app": "App1", "replication": "R", "exporter": "E"}
+    hostvars = {"a": {"_database_credentials": {"crm/crmdb": creds}}}
+    files = F["database_exporter_secret_files"](plan["projects"], hostvars)
+    assert [(f["project"], f["file"]) for f in files] == [("crm-crmdb-db", "exporter.my.cnf")]
+    assert 'password = "Adm1n"' in files[0]["content"] and "host = crm-crmdb-db" in files[0]["content"]
+    bad = {"a": {"_database_credentials": {"crm/crmdb": {**creds, "admin": 'a"b'}}}}
+    with pytest.raises(AnsibleFilterError, match="app 'crm': database 'crmdb': the admin password has a double"):
+        F["database_exporter_secret_files"](plan["projects"], bad)

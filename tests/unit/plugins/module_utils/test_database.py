@@ -203,6 +203,7 @@ def test_project_secrets_per_engine() -> None:
     assert d.project_secrets(primary, CREDS) == {
         "server": {"POSTGRES_PASSWORD": "adm'in"},
         "exporter": {"DATA_SOURCE_PASS": "exp"},
+        "exporter_files": {},
     }
     assert d.project_secrets(replica, CREDS)["server"] == {"REPLICATION_PASSWORD": "rep"}
     redis = plan(apps, "a")["projects"][1]

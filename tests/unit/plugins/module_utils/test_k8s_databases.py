@@ -68,7 +68,6 @@ def test_a_postgres_with_a_replica_gets_its_objects_before_the_apps_workload() -
     db = [n for n in names if "orders" in n[1]]
     assert db == [
         ("Secret", "shop-orders-db-credentials"),
-        ("ConfigMap", "shop-orders-db-files"),
         ("NetworkPolicy", "shop-orders-db"),
         ("Service", "shop-orders-db-headless"),
         ("Service", "shop-orders-db"),
@@ -181,9 +180,9 @@ def test_tuning_and_resources_follow_the_database_resources_as_on_docker_hosts()
 def test_each_engine_gets_its_exporter_sidecar_on_a_metrics_port_the_service_monitor_scrapes() -> None:
     rel = release(shop({**PG, "replicas": 1}, REDIS, MARIADB), monitoring_namespace="mon")
     for name, port, image in (
-        ("shop-orders-db", 9187, "127.0.0.1:5000/opsdeck/postgres-exporter:0.11.1"),
-        ("shop-cache-db", 9121, "127.0.0.1:5000/opsdeck/redis-exporter:1.45.0"),
-        ("shop-legacy-db", 9104, "127.0.0.1:5000/opsdeck/mysqld-exporter:0.14.0"),
+        ("shop-orders-db", 9187, "127.0.0.1:5000/prometheuscommunity/postgres-exporter:v0.17.1"),
+        ("shop-cache-db", 9121, "127.0.0.1:5000/oliver006/redis_exporter:v1.97.0"),
+        ("shop-legacy-db", 9104, "127.0.0.1:5000/prom/mysqld-exporter:v0.17.2"),
     ):
         exporter = container(find(rel, "StatefulSet", name), "exporter")
         assert exporter["image"] == image
@@ -215,8 +214,7 @@ def test_each_engine_gets_its_exporter_sidecar_on_a_metrics_port_the_service_mon
     assert pg["DATA_SOURCE_PASS"] == {"secretKeyRef": {"name": "shop-orders-db-credentials", "key": "exporter"}}
     redis = env_of(container(find(rel, "StatefulSet", "shop-cache-db"), "exporter"))
     assert redis["REDIS_ADDR"] == "redis://127.0.0.1:6379"
-    queries = find(rel, "ConfigMap", "shop-orders-db-files")["data"]
-    assert queries == d.exporter_files({"engine": "postgres"})
+    assert not [m for m in rel["manifests"] if m["metadata"]["name"] == "shop-orders-db-files"]
 
 
 @pytest.mark.parametrize("db", [PG, REDIS, MARIADB], ids=lambda db: db["engine"])
@@ -233,12 +231,30 @@ def test_the_files_the_compose_project_binds_are_mounted_from_a_config_map(db: d
             for v in compose["services"][service].get("volumes") or []
             if v["type"] == "bind" and v["source"].startswith("./")
         }
-        mounted = {m["mountPath"]: m["subPath"] for m in container(sts, name)["volumeMounts"] if m["name"] == "files"}
+        mounted = {
+            m["mountPath"]: m["subPath"]
+            for m in container(sts, name)["volumeMounts"]
+            if m["name"] in ("files", "exporter-login")
+        }
         assert mounted == binds
     if files:
         assert find(rel, "ConfigMap", f"shop-{db['name']}-db-files")["data"] == files
         (volume,) = [v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "files"]
         assert volume["configMap"] == {"name": f"shop-{db['name']}-db-files"}
+
+
+def test_the_mariadb_exporter_login_is_a_secret_file_for_the_pods_group() -> None:
+    """mysqld_exporter 0.15+ reads its login from an option file: a key of the credentials Secret,
+    templated on the generated password, 0440 (the exporter is in the pod's fsGroup)."""
+    rel = release(shop(MARIADB))
+    sts = find(rel, "StatefulSet", f"shop-{MARIADB['name']}-db")
+    (volume,) = [v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "exporter-login"]
+    secret = volume["secret"]
+    assert secret["items"] == [{"key": "exporter.my.cnf", "path": "exporter.my.cnf"}] and secret["defaultMode"] == 0o440
+    cred = find(rel, "Secret", secret["secretName"])
+    login = cred["stringData"]["exporter.my.cnf"]
+    assert "host = 127.0.0.1" in login and "user = root" in login and "password = \"__opsdeck__" in login
+    assert sts["spec"]["template"]["spec"]["securityContext"]["fsGroup"] == 999
 
 
 def test_the_app_reaches_its_databases_and_nothing_else_does() -> None:
