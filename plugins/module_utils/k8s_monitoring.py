@@ -90,7 +90,7 @@ DEFAULTS: dict[str, Any] = {
     "grafana_admin_secret": "",
     "rule_groups": list(DEFAULT_GROUPS),
     "blackbox": True,
-    "blackbox_image": "prom/blackbox-exporter:v0.23.0",
+    "blackbox_image": "prom/blackbox-exporter:v0.27.0",
     "probes": [],
     "rules": [],
     "alert_for": {},

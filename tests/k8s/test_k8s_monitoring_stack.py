@@ -175,7 +175,7 @@ def test_stack_installs_upgrades_and_rolls_back_a_broken_upgrade(
     deployment = client.AppsV1Api(cluster.api).read_namespaced_deployment("stack-blackbox", namespace)
     assert deployment.status.ready_replicas == 1
     (container,) = deployment.spec.template.spec.containers
-    assert container.image == "127.0.0.1:5000/prom/blackbox-exporter:v0.23.0"
+    assert container.image == "127.0.0.1:5000/prom/blackbox-exporter:v0.27.0"
     probes = client.CustomObjectsApi(cluster.api).list_namespaced_custom_object(
         "monitoring.coreos.com", "v1", namespace, "probes"
     )["items"]

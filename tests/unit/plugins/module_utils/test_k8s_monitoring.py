@@ -210,7 +210,7 @@ def test_blackbox_exporter_and_a_probe_per_public_url() -> None:
     out = km.stack(
         {
             "environment": "prod",
-            "blackbox_image": "reg:5000/prom/blackbox-exporter:v0.23.0",
+            "blackbox_image": "reg:5000/prom/blackbox-exporter:v0.27.0",
             "probes": [{"name": "status", "url": "https://status.example.com/", "module": "http_2xx"}],
         },
         apps=SHOP,
@@ -220,7 +220,7 @@ def test_blackbox_exporter_and_a_probe_per_public_url() -> None:
     deployment = manifests[("Deployment", "opsdeck-monitoring-blackbox")]
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["image"] == "reg:5000/prom/blackbox-exporter:v0.23.0"
+    assert container["image"] == "reg:5000/prom/blackbox-exporter:v0.27.0"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert pod["securityContext"]["runAsNonRoot"] is True
