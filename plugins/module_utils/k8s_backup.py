@@ -81,7 +81,9 @@ _TIME_ZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
 # The filter renders no backup unless asked (``enabled``); the role asks by default (k8s_app_backups).
 DEFAULTS: dict[str, Any] = {
     "enabled": False,
-    "image": "opsdeck/backup-engine:0.1.0",
+    # the image playbooks/images.yml builds: the role passes k8s_app_backup_image, whose default
+    # is that image's tag (filter backup_engine_image); required when backups are enabled
+    "image": None,
     "store": None,  # opsdeck_backup_store with each secret key replaced by whether it is set
     "prune_store": None,
     "recipients": [],
@@ -204,7 +206,13 @@ def options(raw: dict[str, Any] | None) -> dict[str, Any]:
         findings.append(
             f"k8s_app_backup_time_zone: {zone!r} is not a time zone name of the tz database (such as Europe/Berlin)"
         )
-    if not isinstance(opts["image"], str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$", opts["image"]):
+    if opts["image"] is None:
+        if opts["enabled"]:
+            findings.append(
+                "k8s_app_backup_image: not set (the backup engine's image: run playbooks/images.yml, whose tag the "
+                "role's default names)"
+            )
+    elif not isinstance(opts["image"], str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$", opts["image"]):
         findings.append(f"k8s_app_backup_image: {opts['image']!r} is not an image reference")
     try:
         parse_memory(opts["tmp_size"])

@@ -48,6 +48,7 @@ def shop(*databases: dict[str, Any], name: str = "shop") -> dict[str, Any]:
 def backup_option(**over: Any) -> dict[str, Any]:
     opt = {
         "enabled": True,
+        "image": "opsdeck/backup-engine:0.1.0-0123456789ab",
         "store": {
             "type": "s3",
             "bucket": "shop-backups",
@@ -105,7 +106,7 @@ def test_a_cronjob_per_database_hardened_with_the_models_schedule() -> None:
     assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == kb.UID and pod["securityContext"]["fsGroup"] == kb.UID
     (c,) = pod["containers"]
-    assert c["image"] == "127.0.0.1:5000/opsdeck/backup-engine:0.1.0"  # behind opsdeck_registry
+    assert c["image"] == "127.0.0.1:5000/opsdeck/backup-engine:0.1.0-0123456789ab"  # behind opsdeck_registry
     assert c["args"] == ["shop/orders", "run", "prune"]  # retention after a good backup, as on hosts
     sc = c["securityContext"]
     assert sc["readOnlyRootFilesystem"] and sc["capabilities"] == {"drop": ["ALL"]}
