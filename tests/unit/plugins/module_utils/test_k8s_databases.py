@@ -253,7 +253,7 @@ def test_the_mariadb_exporter_login_is_a_secret_file_for_the_pods_group() -> Non
     assert secret["items"] == [{"key": "exporter.my.cnf", "path": "exporter.my.cnf"}] and secret["defaultMode"] == 0o440
     cred = find(rel, "Secret", secret["secretName"])
     login = cred["stringData"]["exporter.my.cnf"]
-    assert "host = 127.0.0.1" in login and "user = root" in login and "password = \"__opsdeck__" in login
+    assert "host = 127.0.0.1" in login and "user = root" in login and 'password = "__opsdeck__' in login
     assert sts["spec"]["template"]["spec"]["securityContext"]["fsGroup"] == 999
 
 
