@@ -1,9 +1,10 @@
 # Copyright (c) opsdeck platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Monitoring filters: slo_rules, base_rules, backup_rules, scrape_targets, alertmanager_config, user_rules.
+"""Monitoring filters: slo_rules, base_rules, backup_rules, scrape_targets, alertmanager_config, user_rules,
+grafana_provisioning, grafana_dashboards, grafana_settings.
 
-Thin wrappers around plugins/module_utils/monitoring.py, where the logic lives and is unit tested.
+Thin wrappers around plugins/module_utils/monitoring.py and grafana.py, where the logic lives and is unit tested.
 Their documentation is in the <name>.yml files next to this file.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.opsdeck.platform.plugins.module_utils import grafana as g
 from ansible_collections.opsdeck.platform.plugins.module_utils import monitoring as m
 from ansible_collections.opsdeck.platform.plugins.plugin_utils.filters import wrap
 
@@ -88,6 +90,21 @@ def alertmanager_config(receivers: Any, **kwargs: Any) -> Any:
     return _wrap(m.alertmanager_config, "invalid Alertmanager settings")(receivers, **kwargs)
 
 
+def grafana_provisioning(_input: Any = None, **kwargs: Any) -> Any:
+    """Grafana's datasources and dashboard provider (``{"datasources": ..., "dashboards": ...}``); input ignored."""
+    return _wrap(g.provisioning, "cannot render the Grafana provisioning")(**kwargs)
+
+
+def grafana_dashboards(dashboards: Any, datasource_uids: Any = None) -> Any:
+    """The dashboards (file name -> JSON text), parsed; each datasource reference a provisioned one."""
+    return _wrap(g.check_dashboards, "the Grafana dashboards are not valid")(dashboards, datasource_uids)
+
+
+def grafana_settings(_input: Any = None, **kwargs: Any) -> Any:
+    """The Grafana service's environment (secrets as <NAME>__FILE), plugins and limits; input ignored."""
+    return _wrap(g.settings, "invalid Grafana settings")(**kwargs)
+
+
 class FilterModule:
     """The opsdeck monitoring filters."""
 
@@ -99,4 +116,7 @@ class FilterModule:
             "user_rules": user_rules,
             "scrape_targets": scrape_targets,
             "alertmanager_config": alertmanager_config,
+            "grafana_provisioning": grafana_provisioning,
+            "grafana_dashboards": grafana_dashboards,
+            "grafana_settings": grafana_settings,
         }

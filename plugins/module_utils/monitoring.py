@@ -46,7 +46,8 @@ _ROUTE_FIELDS = {"receiver", "team", "severity", "app", "continue", "group_by"}
 _SEVERITIES = ("critical", "warning", "info", "none")
 _RECEIVER_NAME_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
 _DURATION_RE = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
-_RULE_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+# The fields of a rule group in Prometheus 3 (rulefmt.RuleGroup).
+_GROUP_FIELDS = {"name", "rules", "interval", "query_offset", "limit", "labels"}
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 _ANY = {"0.0.0.0", "::"}
 
@@ -679,9 +680,17 @@ def validate_user_rules(groups: Any, where: str = "monitoring_rules") -> list[di
         if gname in seen or gname.startswith("opsdeck-"):
             findings.append(f"{where}[{gi}] ('{gname}'): field 'name': used twice or reserved (opsdeck-*)")
         seen.add(gname)
-        unknown = set(group) - {"name", "rules", "interval", "limit"}
+        unknown = set(group) - _GROUP_FIELDS
         if unknown:
-            findings.append(f"{where}[{gi}] ('{gname}'): unknown field(s) {', '.join(sorted(unknown))}")
+            findings.append(
+                f"{where}[{gi}] ('{gname}'): unknown field(s) {', '.join(sorted(unknown))}; "
+                f"allowed: {', '.join(sorted(_GROUP_FIELDS))}"
+            )
+        for key in ("interval", "query_offset"):
+            if key in group:
+                _check_duration(group[key], f"{where}[{gi}] ('{gname}'): field '{key}'", findings)
+        if "labels" in group and not isinstance(group["labels"], dict):
+            findings.append(f"{where}[{gi}] ('{gname}'): field 'labels': a mapping of label names to values")
         rules = group.get("rules")
         if not isinstance(rules, list) or not rules:
             findings.append(f"{where}[{gi}] ('{gname}'): field 'rules': a non-empty list of rules")
@@ -695,12 +704,16 @@ def validate_user_rules(groups: Any, where: str = "monitoring_rules") -> list[di
             label = f"{label} ('{rname}')" if rname else label
             if ("alert" in rule) == ("record" in rule):
                 findings.append(f"{label}: exactly one of 'alert' or 'record'")
-            elif "record" in rule and not _RULE_NAME_RE.match(str(rule["record"])):
-                findings.append(f"{label}: field 'record': not a metric name")
+            elif "record" in rule and (
+                not isinstance(rule["record"], str) or not rule["record"] or set("{}") & set(rule["record"])
+            ):
+                # Prometheus 3 takes any UTF-8 metric name; braces mean PromQL put in the wrong field
+                findings.append(f"{label}: field 'record': a metric name (not a PromQL expression)")
             if not isinstance(rule.get("expr"), (str, int, float)) or rule.get("expr") in ("", None):
                 findings.append(f"{label}: field 'expr': a non-empty PromQL expression")
-            if "for" in rule:
-                _check_duration(rule["for"], f"{label}: field 'for'", findings)
+            for key in ("for", "keep_firing_for"):
+                if key in rule:
+                    _check_duration(rule[key], f"{label}: field '{key}'", findings)
             unknown = set(rule) - {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
             if unknown:
                 findings.append(f"{label}: unknown field(s) {', '.join(sorted(unknown))}")

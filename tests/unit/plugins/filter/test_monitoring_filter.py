@@ -13,6 +13,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.opsdeck.platform.plugins.filter import monitoring as f
+from ansible_collections.opsdeck.platform.plugins.module_utils.grafana import DATASOURCES
 
 ROOT = Path(__file__).resolve().parents[4]
 APP = {
@@ -27,7 +28,17 @@ APP = {
 
 def test_every_filter_is_registered_and_documented():
     names = set(f.FilterModule().filters())
-    assert names == {"slo_rules", "base_rules", "backup_rules", "user_rules", "scrape_targets", "alertmanager_config"}
+    assert names == {
+        "slo_rules",
+        "base_rules",
+        "backup_rules",
+        "user_rules",
+        "scrape_targets",
+        "alertmanager_config",
+        "grafana_provisioning",
+        "grafana_dashboards",
+        "grafana_settings",
+    }
     for name in names:
         doc = yaml.safe_load((ROOT / "plugins" / "filter" / f"{name}.yml").read_text())
         assert doc["DOCUMENTATION"]["name"] == name
@@ -50,6 +61,12 @@ def test_filters_return_what_module_utils_returns():
     assert f.alertmanager_config([{"name": "x", "type": "null"}])["route"]["receiver"] == "x"
     assert f.backup_rules([APP]) == []
     assert f.user_rules([{"name": "g", "rules": [{"alert": "A", "expr": "up"}]}])
+    p = f.grafana_provisioning({}, prometheus_url="http://p", alertmanager_url="http://a", logs_url="http://l")
+    assert p["datasources"]["datasources"][0]["uid"] == "opsdeck-prometheus"
+    board = (ROOT / "roles" / "monitoring" / "files" / "dashboards" / "apps.json").read_text()
+    assert f.grafana_dashboards({"apps.json": board}, ["opsdeck-prometheus"])["apps.json"]["uid"]
+    s = f.grafana_settings({}, listen_address="127.0.0.1", port=3000)
+    assert s["environment"]["GF_SERVER_HTTP_PORT"] == "3000"
 
 
 @pytest.mark.parametrize(
@@ -73,6 +90,14 @@ def test_filters_return_what_module_utils_returns():
         ),
         (lambda: f.base_rules({}, alert_for={"X": "1m"}), "unknown alert"),
         (lambda: f.scrape_targets([], hosts=5), "hosts: expected a list"),
+        (
+            lambda: f.grafana_settings({}, listen_address="127.0.0.1", port=3000, env={"GF_DATABASE_PASSWORD": "x"}),
+            r"(?s)invalid Grafana settings \(1 finding\):\nmonitoring_grafana_env: key GF_DATABASE_PASSWORD",
+        ),
+        (
+            lambda: f.grafana_dashboards({"x.json": "{"}),
+            r"the Grafana dashboards are not valid \(1 finding\):\ndashboard x\.json: not JSON",
+        ),
     ],
 )
 def test_bad_input_raises_ansible_filter_error(call, message):
@@ -90,11 +115,10 @@ def test_dashboards_parse_and_use_the_provisioned_datasource(name):
     dashboard = json.loads((ROLE / "files" / "dashboards" / name).read_text())
     for key in ("uid", "title", "panels", "schemaVersion", "templating"):
         assert key in dashboard, key
-    datasources = (ROLE / "templates" / "grafana" / "datasources" / "opsdeck.yml.j2").read_text()
     ids = set()
     for panel in dashboard["panels"]:
         assert panel["id"] not in ids
         ids.add(panel["id"])
         assert panel["targets"] and all(t["expr"] and t["refId"] for t in panel["targets"])
-        assert f"uid: {panel['datasource']['uid']}" in datasources
+        assert panel["datasource"]["uid"] in DATASOURCES
         assert set(panel["gridPos"]) == {"x", "y", "w", "h"}

@@ -236,8 +236,13 @@ def test_backup_rules_one_per_enabled_database():
         ([{"name": "opsdeck-x", "rules": [{"alert": "A", "expr": "up"}]}], "reserved"),
         ([{"name": "g", "rules": [{"alert": "A"}]}], r"rules\[0\] \('A'\): field 'expr'"),
         ([{"name": "g", "rules": [{"alert": "A", "record": "b", "expr": "1"}]}], "exactly one of"),
-        ([{"name": "g", "rules": [{"record": "bad name", "expr": "1"}]}], "not a metric name"),
+        ([{"name": "g", "rules": [{"record": "up{job='x'}", "expr": "1"}]}], "not a PromQL expression"),
+        ([{"name": "g", "rules": [{"record": "", "expr": "1"}]}], "field 'record': a metric name"),
         ([{"name": "g", "rules": [{"alert": "A", "expr": "up", "for": "5 min"}]}], r"\('A'\): field 'for'"),
+        ([{"name": "g", "rules": [{"alert": "A", "expr": "up", "keep_firing_for": "x"}]}], "field 'keep_firing_for'"),
+        ([{"name": "g", "query_offset": "1 m", "rules": [{"alert": "A", "expr": "up"}]}], "field 'query_offset'"),
+        ([{"name": "g", "labels": ["x"], "rules": [{"alert": "A", "expr": "up"}]}], "field 'labels': a mapping"),
+        ([{"name": "g", "lmit": 1, "rules": [{"alert": "A", "expr": "up"}]}], r"unknown field\(s\) lmit; allowed"),
         ([{"name": "g", "rules": [{"alert": "A", "expr": "up", "lables": {}}]}], r"unknown field\(s\) lables"),
     ],
 )
@@ -249,6 +254,21 @@ def test_user_rules_structure_errors_name_the_rule(groups, message):
 def test_user_rules_valid_pass_through():
     groups = [{"name": "mine", "rules": [{"alert": "A", "expr": "up == 0", "for": "1m", "labels": {"severity": "x"}}]}]
     assert m.validate_user_rules(groups) is groups
+    # Prometheus 3 fields: group labels and query_offset, keep_firing_for, UTF-8 record names
+    prom3 = [
+        {
+            "name": "v3",
+            "interval": "1m",
+            "query_offset": "30s",
+            "limit": 10,
+            "labels": {"team": "web"},
+            "rules": [
+                {"alert": "B", "expr": "up == 0", "keep_firing_for": "5m"},
+                {"record": "opsdeck.http.ratio", "expr": "1"},
+            ],
+        }
+    ]
+    assert m.validate_user_rules(prom3) is prom3
     assert m.validate_user_rules(None) == []
 
 
