@@ -60,6 +60,9 @@ _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$")
 _BYTES = re.compile(r"^(0|([0-9]*\.)?[0-9]+((K|M|G|T|E|P)i?)?B)$")
 _CHART_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$")
 _RESOURCE_KEYS = {"cpu_request", "memory_request", "cpu", "memory"}
+# kube-prometheus-stack cuts its fullname (fullnameOverride, our release) to 26 characters
+# (templates/_helpers.tpl): a longer release would name the chart's objects after a prefix of it.
+RELEASE_MAX = 26
 DASHBOARD_LABEL = "grafana_dashboard"
 DATASOURCE_UID = "opsdeck-prometheus"  # the uid the dashboards of roles/monitoring/files name
 
@@ -128,8 +131,9 @@ def _check(opts: dict[str, Any]) -> list[str]:
 
     for field in ("namespace", "release"):
         value = opts[field]
-        limit = ", at most 40 characters" if field == "release" else ""
-        if not isinstance(value, str) or not _DNS_LABEL.match(value) or (field == "release" and len(value) > 40):
+        limit = f", at most {RELEASE_MAX} characters: the chart cuts longer names" if field == "release" else ""
+        too_long = field == "release" and isinstance(value, str) and len(value) > RELEASE_MAX
+        if not isinstance(value, str) or not _DNS_LABEL.match(value) or too_long:
             bad(
                 field,
                 f"{value!r} is not a DNS label (lower case letters, digits, '-'{limit})",

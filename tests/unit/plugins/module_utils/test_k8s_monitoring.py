@@ -139,7 +139,7 @@ def test_bad_settings_each_get_a_message_naming_the_variable() -> None:
         km.stack(
             {
                 "namespace": "Monitoring",
-                "release": "x" * 41,
+                "release": "x" * 27,
                 "pod_security": "baseline",
                 "chart_ref": " ",
                 "chart_version": "latest",
@@ -156,7 +156,7 @@ def test_bad_settings_each_get_a_message_naming_the_variable() -> None:
     for needle in (
         "monitoring_k8s_namespace: 'Monitoring' is not a DNS label",
         "monitoring_k8s_release: ",
-        "at most 40 characters",
+        "at most 26 characters: the chart cuts longer names",
         "monitoring_k8s_pod_security: 'baseline' refuses the node exporter",
         "monitoring_k8s_chart_ref: empty",
         "monitoring_k8s_chart_version: 'latest' is not a chart version",
@@ -171,6 +171,7 @@ def test_bad_settings_each_get_a_message_naming_the_variable() -> None:
         assert needle in text, needle
     with pytest.raises(MonitoringError, match="unknown option"):
         km.stack({"retention": "1d"})
+    assert km.stack({"release": "x" * 26})["chart_values"]["fullnameOverride"] == "x" * 26
 
 
 def test_secret_manifest_is_base64_data_in_the_stack_namespace() -> None:
