@@ -44,7 +44,7 @@ def promtool(image: str, workdir: Path, *args: str) -> subprocess.CompletedProce
     return subprocess.run(
         [
             *("docker", "run", "--rm", "--network", "none", "-u", "0", "-v", f"{workdir}:/w:ro", "-w", "/w"),
-            *("--entrypoint", "/usr/bin/promtool", image, *args),
+            *("--entrypoint", "/bin/promtool", image, *args),
         ],
         capture_output=True,
         text=True,
