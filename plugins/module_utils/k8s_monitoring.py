@@ -420,15 +420,20 @@ def probe_manifests(opts: dict[str, Any], groups: list[dict[str, Any]]) -> list[
     return out
 
 
-def chart(opts: dict[str, Any]) -> dict[str, str]:
-    """``{ref, repo_url, version}`` for kubernetes.core.helm: a local path (a directory or a
-    ``.tgz``) or an ``oci://`` reference is used as it is, without the repository URL."""
+def chart(opts: dict[str, Any]) -> dict[str, Any]:
+    """``{ref, repo_url, version, local}`` for kubernetes.core.helm: a local path (a directory or
+    a ``.tgz``) or an ``oci://`` reference is used as it is, without the repository URL.
+
+    ``local``: a path, whose version helm does not check (``--version`` is ignored for a path),
+    so the role reads the chart's own version and compares it with ``version``."""
     ref = opts["chart_ref"].strip()
-    local = ref.startswith(("oci://", "/", "./", "../", "~")) or ref.endswith((".tgz", ".tar.gz"))
+    local = ref.startswith(("/", "./", "../", "~")) or ref.endswith((".tgz", ".tar.gz"))
+    local = local and not ref.startswith("oci://")
     return {
         "ref": ref,
-        "repo_url": "" if local else (opts["chart_repo_url"] or ""),
+        "repo_url": "" if local or ref.startswith("oci://") else (opts["chart_repo_url"] or ""),
         "version": opts["chart_version"] or "",
+        "local": local,
     }
 
 

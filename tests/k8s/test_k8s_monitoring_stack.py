@@ -318,6 +318,17 @@ def test_bad_settings_are_refused_before_anything_is_applied(cluster: Cluster, t
     )
     assert bad_receiver.returncode != 0
     assert "monitoring_alertmanager_receivers" in bad_receiver.stdout and WEBHOOK not in bad_receiver.stdout
+
+    # a chart on disk is held to the pinned version (helm ignores --version for a path)
+    other = runner.stack(check=False, monitoring_k8s_chart_version="81.2.1")
+    assert other.returncode != 0
+    assert (
+        f"monitoring_k8s_chart_ref: {CHART} is kube-prometheus-stack {CHART_VERSION}, "
+        "not the pinned monitoring_k8s_chart_version 81.2.1"
+    ) in " ".join(other.stdout.split()), other.stdout[-2000:]
+    missing = runner.stack(check=False, monitoring_k8s_chart_ref=str(CHARTS / "no-such-chart.tgz"))
+    assert missing.returncode != 0
+    assert "no-such-chart.tgz is not a chart helm can read" in " ".join(missing.stdout.split()), missing.stdout[-2000:]
     assert namespace not in cluster.kubectl("get", "namespaces", "-o", "name").stdout
 
 
@@ -616,7 +627,7 @@ def test_second_run_check_mode_upgrade_and_a_broken_upgrade_rolled_back(cluster:
     broken = runner.stack(
         check=False,
         monitoring_prometheus_retention_time="60d",
-        monitoring_k8s_timeout="25s",
+        monitoring_k8s_timeout="15s",
         monitoring_k8s_values=deep_merge(TEST_VALUES, {"prometheusOperator": {"podLabels": {UNREADY_LABEL: "true"}}}),
     )
     assert broken.returncode != 0

@@ -118,13 +118,21 @@ def test_chart_reference_local_and_oci_go_without_the_repository() -> None:
         "ref": "kube-prometheus-stack",
         "repo_url": "https://prometheus-community.github.io/helm-charts",
         "version": "",
+        "local": False,
     }
-    for ref in ("oci://registry.internal/charts/kube-prometheus-stack", "/srv/charts/kps", "./kps-81.2.2.tgz"):
+    for ref, local in (
+        ("oci://registry.internal/charts/kube-prometheus-stack", False),
+        ("oci://registry.internal/charts/kube-prometheus-stack-81.2.2.tgz", False),
+        ("/srv/charts/kps", True),
+        ("./kps-81.2.2.tgz", True),
+        ("~/charts/kps", True),
+    ):
         assert km.stack({"chart_ref": ref, "chart_version": "81.2.2"})["chart"] == {
             "ref": ref,
             "repo_url": "",
             "version": "81.2.2",
-        }
+            "local": local,
+        }, ref
 
 
 def test_namespace_pod_security_level() -> None:
