@@ -358,7 +358,7 @@ def test_statefulset_rollout_failure_is_rolled_back_to_the_previous_controller_r
     app_namespaces.append(name)
     storage_class = static_volumes
     core = client.CoreV1Api(cluster.api)
-    good = sample(name, image="opsdeck/redis:7.0.15", volumes=[{"name": "data", "path": "/data"}])
+    good = sample(name, image="redis:7.0.15", volumes=[{"name": "data", "path": "/data"}])
     opts = {"progress_deadline_s": 8, "storage_class": storage_class}
     first = release_of(cluster, [good], **opts).run()
     assert first["rollout"]["kind"] == "StatefulSet" and first["rollout"]["state"] == "done"
@@ -377,7 +377,7 @@ def test_statefulset_rollout_failure_is_rolled_back_to_the_previous_controller_r
     assert err.value.result["rollout"]["rollback_state"] == "done"
 
     sts = apps.read_namespaced_stateful_set(name, name)
-    assert sts.spec.template.spec.containers[0].image == "127.0.0.1:5000/opsdeck/redis:7.0.15"
+    assert sts.spec.template.spec.containers[0].image == "127.0.0.1:5000/redis:7.0.15"
     pods = _ready_pods(core, name)
     assert len(pods) == 2
     assert {p.metadata.labels["controller-revision-hash"] for p in pods} == {good_revision}
