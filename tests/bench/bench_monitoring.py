@@ -99,7 +99,7 @@ def main() -> int:
             res = subprocess.run(
                 [
                     *("docker", "run", "--rm", "--network", "none", "-v", f"{tmp}:/w:ro"),
-                    *("--entrypoint", "/usr/bin/promtool", image, "check", "rules", "/w/rules.yml"),
+                    *("--entrypoint", "/bin/promtool", image, "check", "rules", "/w/rules.yml"),
                 ],
                 capture_output=True,
                 text=True,

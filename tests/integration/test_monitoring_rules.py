@@ -69,7 +69,7 @@ def _tool(image: str, entrypoint: str, workdir: Path, *args: str) -> subprocess.
 
 
 def promtool(images: dict[str, str], workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return _tool(images["prometheus"], "/usr/bin/promtool", workdir, *args)
+    return _tool(images["prometheus"], "/bin/promtool", workdir, *args)
 
 
 def _write_rules(path: Path, groups: list[dict[str, Any]], *, strip_annotations: bool) -> None:
@@ -552,7 +552,7 @@ def test_amtool_check_config_on_generated_config(images, tmp_path):
         watchdog_url="https://deadmanssnitch.example.com/abc",
     )
     (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    result = _tool(images["alertmanager"], "/usr/bin/amtool", tmp_path, "check-config", "alertmanager.yml")
+    result = _tool(images["alertmanager"], "/bin/amtool", tmp_path, "check-config", "alertmanager.yml")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
     assert "6 receivers" in result.stdout
@@ -572,7 +572,7 @@ def test_amtool_routes_by_severity_and_team(images, tmp_path):
     def route(*labels: str) -> str:
         res = _tool(
             images["alertmanager"],
-            "/usr/bin/amtool",
+            "/bin/amtool",
             tmp_path,
             "config",
             "routes",
