@@ -27,7 +27,8 @@ asserted is read from the API server:
 - check mode on a fresh cluster creates nothing; a second run changes nothing; ``--check
   --diff`` of a change shows it and changes nothing; an upgrade; a broken upgrade (the
   operator's new pods kept unready by the simulated nodes) rolled back by ``--atomic``, the
-  previous revision's values back on the Prometheus object; bad input refused first;
+  previous revision's values back on the Prometheus object; bad input refused first (a chart
+  archive that is not the pinned version included: helm ignores --version for a path);
 - the role's default ``monitoring_k8s_chart_version`` is the chart tested here.
 
 What the simulated nodes cannot show: no container runs, so the operator never reconciles
