@@ -110,6 +110,8 @@ def backup_option(variables: dict[str, Any], **over: Any) -> dict[str, Any]:
     }
     return {
         "enabled": True,
+        # the role passes k8s_app_backup_image (its default: playbooks/images.yml's tag)
+        "image": variables.get("k8s_app_backup_image", "opsdeck/backup-engine:0.1.0-0123456789ab"),
         "store": store,
         "recipients": variables["opsdeck_backup_recipients"],
         "identity": True,
@@ -135,7 +137,7 @@ def test_role_applies_the_backup_cronjobs_and_secrets_idempotently(
     app = shop(name)
     access, secret = f"ak{uuid.uuid4().hex[:10]}", secrets.token_urlsafe(24)
     identity = "AGE-SECRET-KEY-1" + "Q" * 58
-    image = rig_setting("OPSDECK_IMAGE_BACKUP_ENGINE") or "127.0.0.1:5000/opsdeck/backup-engine:0.1.0"
+    image = rig_setting("OPSDECK_IMAGE_BACKUP_ENGINE") or "127.0.0.1:5000/opsdeck/backup-engine:0.1.0-0123456789ab"
     variables = {
         **store_vars("http://10.96.200.10:9000", access, secret, identity),
         "k8s_app_storage_class": static_volumes,

@@ -307,10 +307,14 @@ class DockerPods:
             _docker("volume", "rm", "-f", name, check=False)
         _docker("network", "rm", self.network, check=False)
 
+    # the rig's name of an upstream repository the defaults name (tests/rig/images.yml)
+    RIG_NAMES = {"postgres": "postgresql", "redis_exporter": "redis-exporter"}
+
     def image(self, ref: str) -> str:
-        name = ref.rsplit("/", 1)[-1].split(":")[0]
+        repo = ref.rsplit("/", 1)[-1].split(":")[0]
+        name = self.RIG_NAMES.get(repo, repo)
         if name not in self.images:
-            pytest.skip(f"the rig has no image {name}")
+            pytest.fail(f"the rig has no image {name} (for {ref}): tests/rig/images.yml")
         return self.images[name]
 
     def _env_file(self, c: dict[str, Any], secrets: dict[str, dict[str, str]]) -> Path:
