@@ -73,7 +73,14 @@ from .conftest import ROOT, UNREADY_LABEL, Cluster, pod_ready
 from .openapi_schemas import kubeconform_served
 from .test_k8s_app import Runner, recap, unique
 
-CHARTS = Path(os.environ.get("OPSDECK_SHARED_CHARTS", ROOT.parent / "shared" / "charts"))
+CHARTS = Path(
+    os.environ.get("OPSDECK_SHARED_CHARTS")
+    # ../shared beside the checkout, else the workplace's /work/shared (a clean clone made elsewhere)
+    or next(
+        (p for p in (ROOT.parent / "shared" / "charts", Path("/work/shared/charts")) if p.is_dir()),
+        ROOT.parent / "shared" / "charts",
+    )
+)
 CHART_VERSION = "81.2.2"
 CHART = CHARTS / f"kube-prometheus-stack-{CHART_VERSION}.tgz"
 KUBE_VERSION = "1.34.4"
