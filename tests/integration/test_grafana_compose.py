@@ -140,7 +140,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Site, subprocess.Com
 
 
 def test_compose_config_accepts_the_grafana_service_and_it_is_hardened(site):
-    s, _ = site
+    s, _unused = site
     _text, config = _compose_config(s.out / "compose.yaml")
     svc = config["services"]["grafana"]
     assert svc["image"] == f"{REGISTRY}/grafana/grafana-oss:12.3.1"
@@ -162,7 +162,7 @@ def test_compose_config_accepts_the_grafana_service_and_it_is_hardened(site):
 
 
 def test_mounts_provisioning_read_only_and_data_writable(site):
-    s, _ = site
+    s, _unused = site
     _text, config = _compose_config(s.out / "compose.yaml")
     mounts = {v["target"]: v for v in config["services"]["grafana"]["volumes"]}
     root = str(s.root)
@@ -200,7 +200,7 @@ def test_environment_has_the_settings_and_no_secret(site):
 
 
 def test_secret_files_are_0600_and_grafanas(site):
-    s, _ = site
+    s, _unused = site
     secrets = s.root / "grafana" / "secrets"
     st = secrets.stat()
     assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == 472
@@ -215,7 +215,7 @@ def test_secret_files_are_0600_and_grafanas(site):
 
 
 def test_provisioning_and_dashboards_follow_grafanas_format(site):
-    s, _ = site
+    s, _unused = site
     prov = s.root / "grafana" / "provisioning"
     datasources = yaml.safe_load((prov / "datasources" / "opsdeck.yml").read_text())
     providers = yaml.safe_load((prov / "dashboards" / "opsdeck.yml").read_text())
@@ -235,14 +235,14 @@ def test_provisioning_and_dashboards_follow_grafanas_format(site):
 
 
 def test_plugins_are_copied_with_their_modes(site):
-    s, _ = site
+    s, _unused = site
     copied = s.root / "grafana" / "plugins" / "victoriametrics-logs-datasource"
     assert json.loads((copied / "plugin.json").read_text())["id"] == "victoriametrics-logs-datasource"
     assert os.access(copied / "victoriametrics_logs_backend_plugin_linux_amd64", os.X_OK)
 
 
 def test_prometheus_scrapes_grafana_and_promtool_accepts_the_file(site, images):
-    s, _ = site
+    s, _unused = site
     config = yaml.safe_load((s.out / "prometheus.yml").read_text())
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "grafana"]
     assert job["static_configs"][0]["targets"] == ["127.0.0.1:3000"]
@@ -252,14 +252,14 @@ def test_prometheus_scrapes_grafana_and_promtool_accepts_the_file(site, images):
 
 
 def test_second_run_changes_nothing(site):
-    s, _ = site
+    s, _unused = site
     again = s.run()
     assert again.returncode == 0, again.stdout + again.stderr
     assert _recap_changed(again) == 0, again.stdout
 
 
 def test_check_mode_with_a_new_password_writes_nothing_and_shows_nothing(site):
-    s, _ = site
+    s, _unused = site
     before = (s.root / "grafana" / "secrets" / "GF_SECURITY_ADMIN_PASSWORD").read_text()
     checked = s.run("--check", "--diff", monitoring_grafana_admin_password="another-Pa55word-77")
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -269,7 +269,7 @@ def test_check_mode_with_a_new_password_writes_nothing_and_shows_nothing(site):
 
 
 def test_an_empty_password_keeps_the_one_on_the_host_or_makes_one(site, tmp_path):
-    s, _ = site
+    s, _unused = site
     kept = s.run(monitoring_grafana_admin_password="")
     assert kept.returncode == 0, kept.stdout + kept.stderr
     assert (s.root / "grafana" / "secrets" / "GF_SECURITY_ADMIN_PASSWORD").read_text() == PASSWORD

@@ -173,7 +173,9 @@ class StackRunner(Runner):
 
 def helm(cluster: Cluster, *args: str, output: bool = True) -> Any:
     argv = [str(cluster.bin / "helm"), "--kubeconfig", str(cluster.kubeconfig), *args]
-    done = subprocess.run([*argv, *(["-o", "json"] if output else [])], capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [*argv, *(["-o", "json"] if output else [])], capture_output=True, text=True, timeout=180, check=False
+    )
     assert done.returncode == 0, f"helm {' '.join(args)}: {done.stderr[-2000:]}"
     return json.loads(done.stdout) if output else done.stdout
 

@@ -71,7 +71,7 @@ def test_the_table_lists_every_default_and_nothing_else() -> None:
     assert sorted(set(rows) - defaults) == [], "rows of docs/images.md that no default uses"
 
 
-@pytest.mark.parametrize("variable,image", role_defaults() + module_defaults(), ids=lambda v: str(v))
+@pytest.mark.parametrize("variable,image", role_defaults() + module_defaults(), ids=str)
 def test_each_default_is_upstream_and_pinned(variable: str, image: str) -> None:
     if "backup_engine_image" in image:
         return  # the collection's own image: its tag is the filter's (tests/unit/plugins/filter)
