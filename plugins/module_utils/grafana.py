@@ -34,9 +34,10 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
     parse_memory,
 )
 
-# uid -> datasource type; the dashboards refer to these uids (and k8s_monitoring to the first).
+# uid -> datasource type; the dashboards refer to these uids (and k8s_monitoring to Prometheus').
+PROMETHEUS_UID = "opsdeck-prometheus"
 DATASOURCES = {
-    "opsdeck-prometheus": "prometheus",
+    PROMETHEUS_UID: "prometheus",
     "opsdeck-alertmanager": "alertmanager",
     "opsdeck-logs": "victoriametrics-logs-datasource",
     "opsdeck-traces": "jaeger",
@@ -106,7 +107,7 @@ def provisioning(
     ``dashboards_dir``; dashboards cannot be deleted or saved from the UI.
     """
     entries: list[dict[str, Any]] = [
-        {"name": "Prometheus", "uid": "opsdeck-prometheus", "url": prometheus_url, "isDefault": True},
+        {"name": "Prometheus", "uid": PROMETHEUS_UID, "url": prometheus_url, "isDefault": True},
         {
             "name": "Alertmanager",
             "uid": "opsdeck-alertmanager",
@@ -350,11 +351,14 @@ def settings(
     memory: Any = "512m",
     cpus: Any = 1,
     taken_ports: dict[str, Any] | None = None,
+    root: str = "",
 ) -> dict[str, Any]:
     """What the role needs for the Grafana service, from its variables.
 
     Returns ``{"environment": {GF_*: str}, "secrets": [names], "plugins": [ids], "memory":
-    compose size, "cpus": float}``. ``secrets`` are the names of ``monitoring_grafana_secrets``
+    compose size, "cpus": float, "volumes": [compose binds]}``; the binds mount what the role
+    writes under ``root`` (monitoring_root) where the environment says it is. ``secrets`` are the
+    names of ``monitoring_grafana_secrets``
     (the values are never read here), written by the role as files under ``SECRETS_DIR`` and
     passed as ``<NAME>__FILE``; the admin password always is. ``plugins_dir`` set: the plugins
     come from that directory (``plugins_found``: the names of its subdirectories), Grafana
@@ -403,10 +407,19 @@ def settings(
     names = sorted({ADMIN_PASSWORD, *secret_names})
     for name in names:
         environment[f"{name}__FILE"] = f"{SECRETS_DIR}/{name}"
+    volumes = [
+        f"{root}/grafana/provisioning:{PROVISIONING_DIR}:ro",
+        f"{root}/grafana/dashboards:{DASHBOARDS_DIR}:ro",
+        f"{root}/grafana/secrets:{SECRETS_DIR}:ro",
+        f"{root}/data/grafana:{DATA_DIR}",
+    ]
+    if plugins_dir:
+        volumes.append(f"{root}/grafana/plugins:{PLUGINS_DIR}:ro")
     return {
         "environment": dict(sorted(environment.items())),
         "secrets": names,
         "plugins": good_plugins,
         "memory": memory_compose,
         "cpus": cpu,
+        "volumes": volumes,
     }

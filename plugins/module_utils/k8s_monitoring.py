@@ -39,6 +39,7 @@ import json
 import re
 from typing import Any
 
+from ansible_collections.opsdeck.platform.plugins.module_utils.grafana import PROMETHEUS_UID
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import _DNS_LABEL
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import _meta as _k8s_meta
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import (
@@ -64,7 +65,7 @@ _RESOURCE_KEYS = {"cpu_request", "memory_request", "cpu", "memory"}
 # (templates/_helpers.tpl): a longer release would name the chart's objects after a prefix of it.
 RELEASE_MAX = 26
 DASHBOARD_LABEL = "grafana_dashboard"
-DATASOURCE_UID = "opsdeck-prometheus"  # the uid the dashboards of roles/monitoring/files name
+DATASOURCE_UID = PROMETHEUS_UID  # the uid the dashboards of roles/monitoring/files name
 
 DEFAULTS: dict[str, Any] = {
     "namespace": "monitoring",

@@ -82,15 +82,9 @@ def test_each_default_is_upstream_and_pinned(variable: str, image: str) -> None:
     )
 
 
-def test_the_module_defaults_equal_the_roles() -> None:
-    defaults = dict(role_defaults())
-    for var, image in module_defaults():
-        if var.startswith("k8s_databases.IMAGES"):
-            assert image == defaults[var.replace("k8s_databases.IMAGES", "database_images")]
-        elif var.startswith("k8s_databases.EXPORTER_IMAGES"):
-            assert image == defaults[var.replace("k8s_databases.EXPORTER_IMAGES", "database_exporter_images")]
-        else:
-            assert image == defaults["monitoring_blackbox_exporter_image"]
+def test_the_kubernetes_blackbox_default_is_the_roles() -> None:
+    """(The databases' module defaults are held to the role's by test_k8s_databases.)"""
+    assert k8s_monitoring.DEFAULTS["blackbox_image"] == dict(role_defaults())["monitoring_blackbox_exporter_image"]
 
 
 @pytest.mark.parametrize("image", sorted(table()))
