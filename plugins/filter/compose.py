@@ -16,18 +16,22 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.compose import (
     deploy_plan,
     info_queries,
 )
+from ansible_collections.opsdeck.platform.plugins.module_utils.plan import with_injected_secrets
 
 
 def compose_plan(
-    apps: Any, environment: str | None = None, host_names: list[str] | None = None
+    apps: Any,
+    environment: str | None = None,
+    injected: dict[str, list[str]] | None = None,
+    injected_from: str = "/etc/opsdeck/databases",
 ) -> list[dict[str, Any]]:
-    """Deployment specs (definition, checks, hooks) of the apps placed on a host, in dependency order."""
+    """Deployment specs (definition, checks, hooks) of a host's apps of the plan, in dependency order."""
     if not isinstance(apps, list):
         raise AnsibleFilterError(
-            f"compose_plan expects the normalized app list (app_model output), got {type(apps).__name__}"
+            f"compose_plan expects the apps of the plan placed on a host (plan_host_apps), got {type(apps).__name__}"
         )
     try:
-        return deploy_plan(apps, environment=environment, host_names=host_names)
+        return deploy_plan(with_injected_secrets(apps, injected, injected_from), environment=environment)
     except ComposeRenderError as exc:
         raise AnsibleFilterError(str(exc)) from None
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ansible_collections.opsdeck.platform.plugins.module_utils import database as d
 from ansible_collections.opsdeck.platform.plugins.module_utils.compose_project import render_env_file
-from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
+from ansible_collections.opsdeck.platform.plugins.module_utils.plan import database_passwords
 from ansible_collections.opsdeck.platform.plugins.plugin_utils.filters import wrap
 
 
@@ -36,10 +36,11 @@ def database_plan(
     environment: str | None = None,
     registry: str | None = None,
 ) -> dict[str, Any]:
-    """The managed-database work of ``this_host`` (see module_utils/database.py ``plan``)."""
-    normalized = d.normalize_without_secrets(apps, environment=environment, registry=registry)
+    """The managed-database work of ``this_host`` (see module_utils/database.py ``plan``) from the
+    apps of the run's plan (``opsdeck_plan.apps``: no secret value in them)."""
+    del environment  # the plan's apps carry it
     return d.plan(
-        normalized,
+        apps,
         hosts,
         this_host,
         images=images,
@@ -51,20 +52,16 @@ def database_plan(
 
 
 def database_connection_secrets(apps: Any, app_name: str, credentials: dict[str, Any]) -> dict[str, str]:
-    """The connection settings injected into ``app_name`` from its managed databases."""
-    for app in normalize_apps(apps):
+    """The connection settings injected into ``app_name`` from its managed databases (``apps``: the plan's)."""
+    for app in apps:
         if app["name"] == app_name:
             return d.connection_secrets(app, credentials, given=app["secrets"])
     raise d.DatabaseError(f"opsdeck_apps: no app named {app_name!r}")
 
 
 def database_scrape_targets(apps: Any, hosts: list[dict[str, Any]], local_hosts: list[str] | None = None) -> Any:
-    """file_sd targets of the exporters of managed databases (job ``databases``)."""
-    if isinstance(apps, list) and all(isinstance(a, dict) and "image_ref" in a for a in apps):
-        normalized = apps  # already the model's output (the monitoring role's)
-    else:
-        normalized = d.normalize_without_secrets(apps)
-    return d.scrape_targets(normalized, hosts, local_hosts)
+    """file_sd targets of the exporters of managed databases (job ``databases``; ``apps``: the plan's)."""
+    return d.scrape_targets(apps, hosts, local_hosts)
 
 
 def database_credentials_dir(project: dict[str, Any], root: str) -> str:
@@ -73,13 +70,16 @@ def database_credentials_dir(project: dict[str, Any], root: str) -> str:
 
 
 def database_given_passwords(apps: Any) -> dict[str, str]:
-    """``{app/database: password}`` of the managed databases whose model gives a password."""
-    return {
-        f"{app['name']}/{db['name']}": db["password"]
-        for app in normalize_apps(apps)
-        for db in app["databases"]
-        if db["managed"] and db["password"] is not None
+    """``{app/database: password}`` of the managed databases whose model gives a password
+    (``apps``: the raw ``opsdeck_apps``, for the no_log task that writes the credentials)."""
+    managed = {
+        f"{app['name']}/{db['name']}"
+        for app in apps or []
+        if isinstance(app, dict)
+        for db in app.get("databases") or []
+        if isinstance(db, dict) and db.get("managed")
     }
+    return {key: value for key, value in database_passwords(apps).items() if key in managed and value is not None}
 
 
 def database_env_file(values: dict[str, str]) -> str:

@@ -283,27 +283,11 @@ def deploy_spec(app: dict[str, Any], *, environment: str | None = None) -> dict[
     }
 
 
-def placed_on(app: dict[str, Any], host_names: list[str] | None) -> bool:
-    """Whether the app runs on a host whose inventory name and groups are ``host_names``.
-
-    An app without ``hosts`` runs on every host the role is applied to; otherwise on the
-    hosts named, or in the groups named, by its ``hosts`` list.
-    """
-    wanted = app.get("hosts") or []
-    if not wanted or host_names is None:
-        return True
-    return bool(set(wanted) & set(host_names))
-
-
-def deploy_plan(
-    apps: list[dict[str, Any]], *, environment: str | None = None, host_names: list[str] | None = None
-) -> list[dict[str, Any]]:
-    """Specs of the apps placed on a host, dependencies first; every app is rendered (and checked)."""
+def deploy_plan(apps: list[dict[str, Any]], *, environment: str | None = None) -> list[dict[str, Any]]:
+    """Specs of ``apps`` (a host's apps: ``plan.host_apps``), dependencies first; every app is rendered (and checked)."""
     errors = []
     specs = []
     for app in deploy_order(apps):
-        if not placed_on(app, host_names):
-            continue
         try:
             specs.append(deploy_spec(app, environment=environment))
         except ComposeRenderError as exc:

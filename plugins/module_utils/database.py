@@ -29,8 +29,9 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.compose import database_network, placed_on
-from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError, normalize_apps, split_image
+from ansible_collections.opsdeck.platform.plugins.module_utils.compose import database_network
+from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError, split_image
+from ansible_collections.opsdeck.platform.plugins.module_utils.plan import placed
 
 # What the role passes as credentials of one database: every one a password.
 CREDENTIALS = ("admin", "app", "replication", "exporter")
@@ -112,30 +113,8 @@ def volume_name(app: dict[str, Any], db: dict[str, Any], replica: int = 0) -> st
     return f"{project_name(app, db, replica)}-data-{major}"
 
 
-def normalize_without_secrets(
-    apps: Any, environment: str | None = None, registry: str | None = None
-) -> list[dict[str, Any]]:
-    """The normalized model with every secret value replaced (app secrets and database passwords),
-    for plans that Ansible may show: only the names of secrets are kept."""
-    masked = []
-    for app in apps or []:
-        if isinstance(app, dict):
-            app = {**app, "secrets": {k: "<secret>" for k in app.get("secrets") or {}}}
-            if isinstance(app.get("databases"), list):
-                app["databases"] = [
-                    {**db, "password": "<secret>"} if isinstance(db, dict) and db.get("password") is not None else db
-                    for db in app["databases"]
-                ]
-        masked.append(app)
-    return normalize_apps(masked, environment=environment, registry=registry)
-
-
 # ---------------------------------------------------------------------------------------------
 # placement
-
-
-def _matches(wanted: list[str], host: dict[str, Any]) -> bool:
-    return host["name"] in wanted or bool(set(wanted) & set(host.get("groups") or []))
 
 
 def placement(app: dict[str, Any], index: int, hosts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -143,7 +122,7 @@ def placement(app: dict[str, Any], index: int, hosts: list[dict[str, Any]]) -> d
     (``[{name, groups}]`` in inventory order: the hosts the role may use)."""
     db = app["databases"][index]
     wanted = db.get("hosts") or app.get("hosts") or []
-    candidates = [h["name"] for h in hosts if not wanted or _matches(wanted, h)]
+    candidates = [h["name"] for h in hosts if placed(wanted, h["name"], h.get("groups"))]
     need = 1 + int(db.get("replicas") or 0)
     if len(candidates) < need:
         source = (
@@ -548,7 +527,7 @@ def plan(
     for app in apps:
         if app.get("state", "present") != "present" or not any(d.get("managed") for d in app.get("databases") or []):
             continue
-        if placed_on(app, [*host_groups.get(this_host, []), this_host]):
+        if placed(app.get("hosts"), this_host, host_groups.get(this_host, [])):
             networks.add(app_network(app["name"]))
             dbs = []
             for index, db in enumerate(app["databases"]):

@@ -28,12 +28,12 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.model import Mode
 
 # one rule for placement, addresses and normalized input, shared with the monitoring module
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import (
-    _ANY,
-    _LOOPBACK,
-    _bracket,
-    _host_matches,
-    _normalized,
+    ANY_ADDRESS,
+    LOOPBACK,
+    bracket,
+    normalized,
 )
+from ansible_collections.opsdeck.platform.plugins.module_utils.plan import placed as plan_placed
 
 TLS_MODES = ("acme", "selfsigned")
 
@@ -45,17 +45,17 @@ class EdgeError(ModelError):
 def _upstream(port: dict[str, Any], host: dict[str, Any], edge_host: str) -> tuple[str | None, str | None]:
     """(``address:port`` the proxy on ``edge_host`` reaches a published port of ``host`` at, or None; why not)."""
     host_ip = port.get("host_ip") or "0.0.0.0"
-    if host_ip in _LOOPBACK:
+    if host_ip in LOOPBACK:
         if host["name"] == edge_host:
-            return f"{_bracket(host_ip if host_ip != 'localhost' else '127.0.0.1')}:{port['host_port']}", None
+            return f"{bracket(host_ip if host_ip != 'localhost' else '127.0.0.1')}:{port['host_port']}", None
         return None, (
             f"host port {port['host_port']} is published on {host_ip} only on docker host '{host['name']}', "
             f"which the edge on '{edge_host}' cannot reach; set host_ip to an address of that host (or 0.0.0.0)"
         )
-    if host_ip in _ANY:
+    if host_ip in ANY_ADDRESS:
         address = "127.0.0.1" if host["name"] == edge_host else host["address"]
-        return f"{_bracket(address)}:{port['host_port']}", None
-    return f"{_bracket(host_ip)}:{port['host_port']}", None
+        return f"{bracket(address)}:{port['host_port']}", None
+    return f"{bracket(host_ip)}:{port['host_port']}", None
 
 
 def security_headers(edge: dict[str, Any], tls: bool) -> list[list[str]]:
@@ -124,7 +124,7 @@ def edge_sites(
     for the ``limit_req_zone`` lines. Raises EdgeError with every finding.
     """
     findings: list[str] = []
-    apps_n = _normalized(apps)
+    apps_n = normalized(apps)
     if tls_mode not in TLS_MODES:
         findings.append(f"edge_tls_mode: {tls_mode!r} is not one of {', '.join(TLS_MODES)}")
     if not isinstance(edge_host, str) or not edge_host:
@@ -152,7 +152,7 @@ def edge_sites(
         if limit:
             zone = f"app_{name.replace('-', '_')}"
             zones.append({"name": zone, "rps": limit["rps"]})
-        placed = [h for h in hosts_l if _host_matches(app, h)]
+        placed = [h for h in hosts_l if plan_placed(app.get("hosts"), h["name"], h.get("groups"))]
         for i, port in enumerate(app["ports"]):
             if not (port.get("public") and port.get("host")):
                 continue

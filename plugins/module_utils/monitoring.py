@@ -23,7 +23,9 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError, normalize_apps
+from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError
+from ansible_collections.opsdeck.platform.plugins.module_utils.plan import build as build_plan
+from ansible_collections.opsdeck.platform.plugins.module_utils.plan import placed as plan_placed
 
 # The SLO windows: recording rules exist for each; the burn-rate alerts pair them.
 SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
@@ -48,8 +50,8 @@ _RECEIVER_NAME_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
 _DURATION_RE = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 # The fields of a rule group in Prometheus 3 (rulefmt.RuleGroup).
 _GROUP_FIELDS = {"name", "rules", "interval", "query_offset", "limit", "labels"}
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-_ANY = {"0.0.0.0", "::"}
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+ANY_ADDRESS = {"0.0.0.0", "::"}
 
 DEFAULT_ALERT_FOR = {
     "TargetDown": "2m",
@@ -90,13 +92,14 @@ class MonitoringError(ModelError):
 # helpers
 
 
-def _normalized(apps: Any) -> list[dict[str, Any]]:
-    """Normalized apps: the model's own validation runs on raw input (SLO over 100 and friends)."""
+def normalized(apps: Any) -> list[dict[str, Any]]:
+    """The apps of the run's plan as given (roles pass ``opsdeck_plan.apps``); a raw model, as a
+    caller of the filters alone may give, goes through the plan first (its validation included)."""
     if apps is None:
         return []
     if isinstance(apps, list) and all(isinstance(a, dict) and "image_ref" in a for a in apps):
         return apps
-    return normalize_apps(apps)
+    return build_plan(apps)["apps"]
 
 
 def _q(value: str) -> str:
@@ -154,7 +157,7 @@ def slo_rules(
     """
     durations = _merge_for(alert_for)
     groups = []
-    for app in _normalized(apps):
+    for app in normalized(apps):
         slo = app.get("slo")
         if app.get("state") == "absent" or not slo:
             continue
@@ -635,7 +638,7 @@ def base_rules(
 def backup_rules(apps: Any, *, runbook_base: str = RUNBOOK_BASE) -> list[dict[str, Any]]:
     """One ``BackupMissing`` alert per database with backups enabled: its metric never appeared."""
     rules = []
-    for app in _normalized(apps):
+    for app in normalized(apps):
         if app.get("state") == "absent":
             continue
         for db in app.get("databases") or []:
@@ -744,13 +747,6 @@ def validate_probe_url(url: Any) -> str | None:
     return None
 
 
-def _host_matches(app: dict[str, Any], host: dict[str, Any]) -> bool:
-    wanted = app.get("hosts") or []
-    if not wanted:
-        return True
-    return host["name"] in wanted or bool(set(wanted) & set(host.get("groups") or []))
-
-
 def _published(app: dict[str, Any], container_port: int) -> dict[str, Any] | None:
     for port in app.get("ports") or []:
         if port["port"] == container_port and port.get("protocol", "tcp") == "tcp" and port.get("host_port"):
@@ -758,7 +754,7 @@ def _published(app: dict[str, Any], container_port: int) -> dict[str, Any] | Non
     return None
 
 
-def _bracket(address: str) -> str:
+def bracket(address: str) -> str:
     try:
         return f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
     except ValueError:
@@ -768,14 +764,14 @@ def _bracket(address: str) -> str:
 def _reach(port: dict[str, Any], host: dict[str, Any], local_hosts: list[str]) -> tuple[str | None, str | None]:
     """(address Prometheus uses for a published port on ``host``, or None; why not)."""
     host_ip = port.get("host_ip") or "0.0.0.0"
-    if host_ip in _LOOPBACK:
+    if host_ip in LOOPBACK:
         if host["name"] in local_hosts:
             return "127.0.0.1", None
         return None, (
             f"published on {host_ip} only, which Prometheus (on {', '.join(local_hosts) or 'the monitoring hosts'}) "
             f"cannot reach on host '{host['name']}'; set host_ip to an address of that host (or 0.0.0.0)"
         )
-    if host_ip in _ANY:
+    if host_ip in ANY_ADDRESS:
         return ("127.0.0.1" if host["name"] in local_hosts else host["address"]), None
     return host_ip, None
 
@@ -823,7 +819,7 @@ def _node_targets(
             continue
         nodes.append(
             {
-                "targets": [f"{_bracket('127.0.0.1' if host['name'] in local else host['address'])}:{port}"],
+                "targets": [f"{bracket('127.0.0.1' if host['name'] in local else host['address'])}:{port}"],
                 "labels": {"instance": host["name"], "env": env},
             }
         )
@@ -883,7 +879,7 @@ def probe_targets(apps: Any, probes: Any = None, *, environment: str | None = No
     health probes of each replica). Same labels as ``scrape_targets``' ``probes``."""
     findings: list[str] = []
     out: list[dict[str, Any]] = []
-    for app in _normalized(apps):
+    for app in normalized(apps):
         if app.get("state") == "absent":
             continue
         base = {"app": app["name"], "team": app["team"], "env": app.get("environment") or environment or ""}
@@ -933,7 +929,7 @@ def scrape_targets(
     ``node_exporter: false`` runs none and is left out of ``nodes`` (its other targets stay); one
     with ``node_exporter_port`` is scraped on that port instead of ``node_exporter_port``.
     """
-    apps_n = _normalized(apps)
+    apps_n = normalized(apps)
     hosts_l = _check_hosts(hosts)
     local = list(local_hosts or [])
     findings: list[str] = []
@@ -945,7 +941,7 @@ def scrape_targets(
         name = app["name"]
         env = app.get("environment") or environment or ""
         base = {"app": name, "team": app["team"], "env": env}
-        placed = [h for h in hosts_l if _host_matches(app, h)]
+        placed = [h for h in hosts_l if plan_placed(app.get("hosts"), h["name"], h.get("groups"))]
         metrics = app.get("metrics")
         if metrics:
             port = _published(app, metrics["port_number"])
@@ -962,7 +958,7 @@ def scrape_targets(
                         continue
                     app_targets.append(
                         {
-                            "targets": [f"{_bracket(address)}:{port['host_port']}"],
+                            "targets": [f"{bracket(address)}:{port['host_port']}"],
                             "labels": {
                                 **base,
                                 "instance": f"{host['name']}:{port['host_port']}",
@@ -978,7 +974,7 @@ def scrape_targets(
                     address, _why = _reach(port, host, local)
                     if address is None:
                         continue  # reported for metrics already, or probed through the public URL
-                    url = f"{health['scheme']}://{_bracket(address)}:{port['host_port']}{health['path']}"
+                    url = f"{health['scheme']}://{bracket(address)}:{port['host_port']}{health['path']}"
                     probe_list.append(
                         {
                             "targets": [url],
@@ -993,7 +989,7 @@ def scrape_targets(
     docker = (
         [
             {
-                "targets": [f"{_bracket('127.0.0.1' if h['name'] in local else h['address'])}:{docker_metrics_port}"],
+                "targets": [f"{bracket('127.0.0.1' if h['name'] in local else h['address'])}:{docker_metrics_port}"],
                 "labels": {"instance": h["name"], "env": environment or ""},
             }
             for h in hosts_l
@@ -1019,14 +1015,14 @@ def scrape_targets(
             raise MonitoringError(findings)
         stores = [
             {
-                "targets": [f"{_bracket('127.0.0.1' if h['name'] in local else h['address'])}:{logging_store_port}"],
+                "targets": [f"{bracket('127.0.0.1' if h['name'] in local else h['address'])}:{logging_store_port}"],
                 "labels": {"instance": h["name"], "env": environment or ""},
             }
             for h in logging_hosts
         ]
         shippers = [
             {
-                "targets": [f"{_bracket('127.0.0.1' if h['name'] in local else h['address'])}:{logging_shipper_port}"],
+                "targets": [f"{bracket('127.0.0.1' if h['name'] in local else h['address'])}:{logging_shipper_port}"],
                 "labels": {"instance": h["name"], "env": environment or ""},
             }
             for h in hosts_l
@@ -1040,7 +1036,7 @@ def scrape_targets(
         raise MonitoringError(f"monitoring_edge_exporter_port: {edge_exporter_port!r} is not a TCP port (1-65535)")
     edges = [
         {
-            "targets": [f"{_bracket('127.0.0.1' if h['name'] in local else h['address'])}:{edge_exporter_port}"],
+            "targets": [f"{bracket('127.0.0.1' if h['name'] in local else h['address'])}:{edge_exporter_port}"],
             "labels": {"instance": h["name"], "env": environment or ""},
         }
         for h in edge_l

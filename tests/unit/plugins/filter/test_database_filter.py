@@ -7,8 +7,16 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.opsdeck.platform.plugins.filter.database import FilterModule
+from ansible_collections.opsdeck.platform.plugins.filter.plan import FilterModule as PlanFilters
 
 F = FilterModule().filters()
+PLAN = PlanFilters().filters()
+
+
+def planned(apps: list[dict], registry: str | None = None) -> list[dict]:
+    """The apps of the run's plan, as the roles pass them (role opsdeck.platform.plan)."""
+    return PLAN["app_plan"](apps, registry=registry)["apps"]
+
 HOSTS = [{"name": "a", "groups": ["docker_hosts"]}, {"name": "b", "groups": ["docker_hosts"]}]
 IMAGES = {"postgres": {"15": "opsdeck/postgresql:15"}, "redis": {"7.0": "opsdeck/redis:7.0"}}
 EXPORTERS = {"postgres": "opsdeck/pe:1", "redis": "opsdeck/re:1"}
@@ -34,7 +42,7 @@ APPS = [
 
 
 def test_plan_holds_no_secret_and_prefixes_the_registry() -> None:
-    plan = F["database_plan"](APPS, HOSTS, "a", IMAGES, EXPORTERS, registry="127.0.0.1:5000")
+    plan = F["database_plan"](planned(APPS, "127.0.0.1:5000"), HOSTS, "a", IMAGES, EXPORTERS, registry="127.0.0.1:5000")
     assert "secret-value" not in repr(plan)
     server = plan["projects"][0]["definition"]["services"]["server"]
     assert server["image"] == "127.0.0.1:5000/opsdeck/postgresql:15"
@@ -50,37 +58,37 @@ def test_plan_holds_no_secret_and_prefixes_the_registry() -> None:
 def test_plan_error_counts_the_findings() -> None:
     bad = [{**APPS[0], "databases": [{**APPS[0]["databases"][0], "replicas": 2}]}]
     with pytest.raises(AnsibleFilterError) as info:
-        F["database_plan"](bad, HOSTS, "a", IMAGES, EXPORTERS)
+        F["database_plan"](planned(bad), HOSTS, "a", IMAGES, EXPORTERS)
     assert str(info.value).startswith(
         "managed databases: the plan (1 finding):\napp 'shop': field 'databases[0].replicas'"
     )
 
 
-def test_model_errors_come_through() -> None:
+def test_model_errors_come_through_the_plan() -> None:
     bad = [{**APPS[0], "databases": [{"name": "x", "engine": "mongodb", "managed": True}]}]
     with pytest.raises(
         AnsibleFilterError, match=r"field 'databases\[0\]\.managed': the collection cannot run a mongodb"
     ):
-        F["database_plan"](bad, HOSTS, "a", IMAGES, EXPORTERS)
+        planned(bad)
 
 
 def test_given_passwords_and_connection_secrets() -> None:
     assert F["database_given_passwords"](APPS) == {"shop/shopdb": "db-secret-value"}
     creds = {"shopdb": {"app": "p"}, "cache": {"admin": "r"}}
-    out = F["database_connection_secrets"](APPS, "shop", creds)
+    out = F["database_connection_secrets"](planned(APPS), "shop", creds)
     assert out["PGPASSWORD"] == "p" and out["REDISCLI_AUTH"] == "r"
 
 
-def test_scrape_targets_take_raw_or_normalized_apps() -> None:
+def test_scrape_targets_of_the_plans_apps() -> None:
     hosts = [{**h, "address": h["name"]} for h in HOSTS]
     apps = [{**APPS[0], "databases": [{**APPS[0]["databases"][0], "metrics_port": 21187}]}]
-    raw = F["database_scrape_targets"](apps, hosts, ["a"])
+    raw = F["database_scrape_targets"](planned(apps), hosts, ["a"])
     assert [t["targets"] for t in raw] == [["127.0.0.1:21187"], ["b:21188"]]
 
 
 def test_env_file_and_exporter_files() -> None:
     assert F["database_env_file"]({"A": 'x"$y'}) == 'A="x\\"\\$y"\n'
-    plan = F["database_plan"](APPS, HOSTS, "a", IMAGES, EXPORTERS)
+    plan = F["database_plan"](planned(APPS), HOSTS, "a", IMAGES, EXPORTERS)
     # postgres_exporter's own replication collector: no query file any more
     assert F["database_exporter_files"](plan["projects"]) == []
 
@@ -95,7 +103,7 @@ def test_the_mariadb_exporter_logs_in_with_a_secret_option_file() -> None:
         }
     ]
     images = {"mariadb": {"10.11": "mariadb:10.11.18"}}
-    plan = F["database_plan"](apps, HOSTS, "a", images, {"mariadb": "prom/mysqld-exporter:v0.17.2"})
+    plan = F["database_plan"](planned(apps), HOSTS, "a", images, {"mariadb": "prom/mysqld-exporter:v0.17.2"})
     exporter = plan["projects"][0]["definition"]["services"]["exporter"]
     assert exporter["command"] == ["--config.my-cnf=/etc/mysqld-exporter/my.cnf"]
     assert "DATA_SOURCE_NAME" not in repr(exporter)

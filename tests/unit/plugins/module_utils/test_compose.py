@@ -17,6 +17,8 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.compose_project i
     render_env_file,
 )
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps, secrets_by_app
+from ansible_collections.opsdeck.platform.plugins.module_utils.plan import build as build_plan
+from ansible_collections.opsdeck.platform.plugins.module_utils.plan import host_apps
 
 
 def one(**fields):
@@ -136,15 +138,16 @@ def test_deploy_order_puts_dependencies_first():
     assert [a["name"] for a in deploy_order(apps)] == ["db", "api", "web"]
 
 
-def test_deploy_plan_places_apps_by_host_or_group_and_reports_every_render_error():
-    apps = normalize_apps(
+def test_deploy_plan_of_a_hosts_apps_reports_every_render_error():
+    run = build_plan(
         [
             {"name": "a", "image": "x/a:1", "hosts": ["docker_hosts"]},
             {"name": "b", "image": "x/b:1", "hosts": ["edge1"]},
             {"name": "c", "image": "x/c:1"},
-        ]
+        ],
+        groups={"all": ["docker1", "edge1"], "docker_hosts": ["docker1"]},
     )
-    plan = deploy_plan(apps, host_names=["docker1", "docker_hosts"])
+    plan = deploy_plan(host_apps(run, "docker1"))
     assert [p["name"] for p in plan] == ["a", "c"]
     assert plan[0]["definition"]["services"]["a"]["image"] == "x/a:1"
     bad = normalize_apps(

@@ -331,17 +331,3 @@ def test_compose_app_joins_the_database_network() -> None:
     assert "shop-databases" in definition["services"]["shop"]["networks"]
     plain = normalize_apps([{"name": "web", "image": "acme/web:1"}])[0]
     assert "web-databases" not in render_definition(plain)["networks"]
-
-
-def test_normalize_without_secrets_masks_values() -> None:
-    apps = [
-        {
-            "name": "shop",
-            "image": "acme/shop:1",
-            "secrets": {"TOKEN": "t0ken"},
-            "databases": [{**PG, "password": "pw-value"}],
-        }
-    ]
-    out = d.normalize_without_secrets(apps)
-    assert "t0ken" not in repr(out) and "pw-value" not in repr(out)
-    assert out[0]["secrets"] == {"TOKEN": "<secret>"}

@@ -1,0 +1,46 @@
+# Copyright (c) opsdeck platform team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters over the plan of a run: app_plan, app_plan_key, plan_host_apps, database_passwords.
+
+Thin wrappers around plugins/module_utils/plan.py, where the logic lives and is unit tested.
+Their documentation is in the .yml files of the same names next to this file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.opsdeck.platform.plugins.module_utils import plan as p
+from ansible_collections.opsdeck.platform.plugins.plugin_utils.filters import wrap
+
+
+def app_plan(
+    apps: Any, environment: str | None = None, registry: str | None = None, groups: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """The plan of a run from ``opsdeck_apps`` (no secret value in it)."""
+    return p.build(apps, environment=environment, registry=registry or None, groups=groups)
+
+
+def app_plan_key(
+    apps: Any, environment: str | None = None, registry: str | None = None, groups: dict[str, list[str]] | None = None
+) -> str:
+    """The digest of a plan's inputs (to tell whether a plan at hand is the plan of these inputs)."""
+    return p.key(apps, environment=environment, registry=registry or None, groups=groups)
+
+
+def plan_host_apps(plan: dict[str, Any], host: str, groups: list[str] | None = None) -> list[dict[str, Any]]:
+    """The apps of the plan placed on ``host``."""
+    return p.host_apps(plan, host, groups)
+
+
+class FilterModule:
+    """The plan filters of opsdeck.platform."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "app_plan": wrap(app_plan, "opsdeck_apps is not a valid application model"),
+            "app_plan_key": wrap(app_plan_key, "opsdeck_apps: the plan's key"),
+            "plan_host_apps": wrap(plan_host_apps, "the plan: the apps of a host"),
+            "database_passwords": p.database_passwords,
+        }
