@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Kubernetes filters: the apps' releases and the cluster's monitoring stack.
 
-Thin wrappers around plugins/module_utils/k8s_manifests.py and k8s_monitoring.py (pure
+Thin wrappers around plugins/module_utils/k8s_render.py and k8s_monitoring.py (pure
 functions, unit tested there). Documentation: k8s_releases.yml and k8s_monitoring_stack.yml
 next to this file.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_monitoring import secret_manifest, stack
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_render import render_apps
 from ansible_collections.opsdeck.platform.plugins.plugin_utils.filters import wrap
 
 

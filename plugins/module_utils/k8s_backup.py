@@ -47,21 +47,24 @@ from ansible_collections.opsdeck.platform.plugins.module_utils import database a
 from ansible_collections.opsdeck.platform.plugins.module_utils.backup.errors import BackupError
 from ansible_collections.opsdeck.platform.plugins.module_utils.backup.pipeline import Settings
 from ansible_collections.opsdeck.platform.plugins.module_utils.backup_args import STORE_SPEC
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_common import (
+    LABEL_COMPONENT,
+    LABEL_DATABASE,
+    LABEL_INSTANCE,
+    LABEL_NAME,
+    companion_labels,
+    object_meta,
+    restricted_security,
+)
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases import (
     GENERATE,
     GIVEN,
-    LABEL_COMPONENT,
-    LABEL_DATABASE,
-    _app_labels,
-    _labels,
-    _meta,
-    _security,
     base_name,
     credentials_name,
+    database_labels,
     managed_databases,
     token,
 )
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import LABEL_INSTANCE, LABEL_NAME
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError, parse_cpu, parse_memory
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import backup_rules
 
@@ -351,7 +354,7 @@ def _pod_labels(app: dict[str, Any], db: dict[str, Any], step: str) -> dict[str,
         LABEL_NAME: cronjob_name(app, db, step),
         LABEL_INSTANCE: app["name"],
         LABEL_COMPONENT: "backup",
-        LABEL_DATABASE: _labels(app, db, base_name(app, db), "primary")[LABEL_DATABASE],
+        LABEL_DATABASE: database_labels(app, db, base_name(app, db), "primary")[LABEL_DATABASE],
         "opsdeck.io/backup-step": "backup" if step == "run" else "verify",
     }
 
@@ -399,11 +402,11 @@ def _cronjob(app: dict[str, Any], db: dict[str, Any], ns: str, opts: dict[str, A
             {"name": "OPSDECK_BACKUP_RUNTIME_DIR", "value": RUNTIME_DIR},
         ],
         "resources": _resources(opts),
-        "securityContext": _security(UID, UID),
+        "securityContext": restricted_security(UID, UID),
         "volumeMounts": mounts,
     }
     pod_labels = _pod_labels(app, db, step)
-    labels = {**_app_labels(app), **pod_labels}
+    labels = {**companion_labels(app), **pod_labels}
     spec: dict[str, Any] = {
         "schedule": db["backup"]["schedule"] if step == "run" else db["backup"]["verify"]["schedule"],
         "concurrencyPolicy": "Forbid",
@@ -439,7 +442,7 @@ def _cronjob(app: dict[str, Any], db: dict[str, Any], ns: str, opts: dict[str, A
     }
     if opts["time_zone"]:
         spec["timeZone"] = opts["time_zone"]
-    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": _meta(name, ns, labels), "spec": spec}
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": object_meta(name, ns, labels), "spec": spec}
 
 
 def _s3_egress(opts: dict[str, Any]) -> list[dict[str, Any]]:
@@ -502,20 +505,20 @@ def render(app: dict[str, Any], ns: str, opts: dict[str, Any]) -> dict[str, Any]
     dbs = backed_up(app)
     if not opts["enabled"] or not dbs:
         return {"manifests": [], "pods": []}
-    labels = _app_labels(app)
+    labels = companion_labels(app)
     verifies = _verifies(app, opts)
     out: list[dict[str, Any]] = [
         {
             "apiVersion": "v1",
             "kind": "ServiceAccount",
-            "metadata": _meta(config_name(app), ns, labels),
+            "metadata": object_meta(config_name(app), ns, labels),
             "automountServiceAccountToken": False,
         },
         {
             "apiVersion": "v1",
             "kind": "Secret",
             # no key generated here: the tokens are the credentials Secrets' and the module's values
-            "metadata": _meta(config_name(app), ns, labels, annotations={GENERATE: ""}),
+            "metadata": object_meta(config_name(app), ns, labels, annotations={GENERATE: ""}),
             "type": "Opaque",
             "stringData": {CONFIG_KEY: config_template(app, ns, opts)},
         },
@@ -525,7 +528,7 @@ def render(app: dict[str, Any], ns: str, opts: dict[str, Any]) -> dict[str, Any]
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "metadata": _meta(identity_name(app), ns, labels, annotations={GENERATE: ""}),
+                "metadata": object_meta(identity_name(app), ns, labels, annotations={GENERATE: ""}),
                 "type": "Opaque",
                 "stringData": {IDENTITY_KEY: token(GIVEN, IDENTITY_GIVEN)},
             }
@@ -536,7 +539,7 @@ def render(app: dict[str, Any], ns: str, opts: dict[str, Any]) -> dict[str, Any]
         {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
-            "metadata": _meta(f"{app['name']}-backup-egress", ns, labels),
+            "metadata": object_meta(f"{app['name']}-backup-egress", ns, labels),
             "spec": {
                 "podSelector": {"matchLabels": backup_pods},
                 "policyTypes": ["Egress"],
@@ -555,13 +558,13 @@ def render(app: dict[str, Any], ns: str, opts: dict[str, Any]) -> dict[str, Any]
     pods = []
     for _i, db in dbs:
         base = base_name(app, db)
-        db_labels = _labels(app, db, base, "primary")
+        db_labels = database_labels(app, db, base, "primary")
         servers = {LABEL_INSTANCE: app["name"], LABEL_COMPONENT: "database", LABEL_DATABASE: db_labels[LABEL_DATABASE]}
         out.append(
             {
                 "apiVersion": "networking.k8s.io/v1",
                 "kind": "NetworkPolicy",
-                "metadata": _meta(f"{base}-backup", ns, db_labels),
+                "metadata": object_meta(f"{base}-backup", ns, db_labels),
                 "spec": {
                     "podSelector": {"matchLabels": servers},
                     "policyTypes": ["Ingress"],
@@ -592,7 +595,7 @@ def render(app: dict[str, Any], ns: str, opts: dict[str, Any]) -> dict[str, Any]
         {
             "apiVersion": "monitoring.coreos.com/v1",
             "kind": "PrometheusRule",
-            "metadata": _meta(f"{app['name']}-backups", ns, labels),
+            "metadata": object_meta(f"{app['name']}-backups", ns, labels),
             "spec": {"groups": groups},
         }
     )

@@ -54,13 +54,26 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.opsdeck.platform.plugins.module_utils import database as d
-
-# k8s_manifests imports this module only inside render_app, so importing it here is not circular.
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import (
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_common import (
+    DNS_LABEL,
+    LABEL_APP,
+    LABEL_COMPONENT,
+    LABEL_DATABASE,
+    LABEL_DATABASE_ROLE,
+    LABEL_ENVIRONMENT,
     LABEL_INSTANCE,
     LABEL_MANAGED_BY,
     LABEL_NAME,
+    LABEL_OPSDECK_COMPONENT,
+    LABEL_PART_OF,
+    LABEL_TEAM,
+    LABEL_VERSION,
+    MANAGED_BY,
+    PART_OF,
     apart_by_host,
+    companion_labels,
+    object_meta,
+    restricted_security,
 )
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
     ModelError,
@@ -69,10 +82,6 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
     parse_memory,
 )
 
-LABEL_COMPONENT = "app.kubernetes.io/component"
-LABEL_DATABASE = "opsdeck.io/database"
-LABEL_ROLE = "opsdeck.io/database-role"
-LABEL_APP = "opsdeck.io/app"
 GENERATE = "opsdeck.io/generate"
 VERSION = "opsdeck.io/database-version"
 ENGINE = "opsdeck.io/database-engine"
@@ -119,7 +128,6 @@ PASSWORD_LENGTH = 32
 # A placeholder for a generated value in a rendered template: letters, digits, '_' and '-'
 # only, so urllib's quote() leaves it as it is inside a URL.
 _TOKEN = re.compile(r"__opsdeck__([a-z0-9-]+)__([a-z0-9-]+)__")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # A StatefulSet's pods carry controller-revision-hash=<name>-<10 chars>, a label value (<= 63):
 # the replica set's name "<base>-replica" must stay within 52.
 MAX_BASE = 44
@@ -161,7 +169,7 @@ def check(app: dict[str, Any]) -> list[str]:
     for i, db in managed_databases(app):
         where = d._field(app, i, "name")  # the docker side's wording of a field
         base = base_name(app, db)
-        if len(base) > MAX_BASE or not _DNS_LABEL.match(base):
+        if len(base) > MAX_BASE or not DNS_LABEL.match(base):
             findings.append(
                 f"{where}: the Kubernetes objects of this database would be named {base!r}, which is not a "
                 f"DNS-1123 label of at most {MAX_BASE} characters (<app>-<database>-db); use a shorter name"
@@ -187,35 +195,24 @@ def _registry(app: dict[str, Any]) -> str | None:
     return ref[: -len(image) - 1] if ref != image and ref.endswith("/" + image) else None
 
 
-def _labels(app: dict[str, Any], db: dict[str, Any], name: str, role: str) -> dict[str, str]:
+def database_labels(app: dict[str, Any], db: dict[str, Any], name: str, role: str) -> dict[str, str]:
+    """The labels of the objects of one database server named ``name`` (``role``: primary, replica)."""
     labels = {
-        "opsdeck.io/team": app["team"],
-        "app.kubernetes.io/part-of": "opsdeck",
-        "app.kubernetes.io/version": re.sub(r"[^A-Za-z0-9_.-]", "-", str(db["version"]))[:63],
-        LABEL_MANAGED_BY: "opsdeck",
+        LABEL_TEAM: app["team"],
+        LABEL_PART_OF: PART_OF,
+        LABEL_VERSION: re.sub(r"[^A-Za-z0-9_.-]", "-", str(db["version"]))[:63],
+        LABEL_MANAGED_BY: MANAGED_BY,
         LABEL_DATABASE: re.sub(r"[^A-Za-z0-9_.-]", "-", db["name"]),
-        LABEL_ROLE: role,
+        LABEL_DATABASE_ROLE: role,
     }
     if app.get("environment"):
-        labels["opsdeck.io/environment"] = app["environment"]
+        labels[LABEL_ENVIRONMENT] = app["environment"]
     labels.update(_selector(app, name))
     return labels
 
 
-def _app_labels(app: dict[str, Any]) -> dict[str, str]:
-    """Labels of the app's own objects that this module adds (the prune labels among them)."""
-    labels = {"opsdeck.io/team": app["team"], "app.kubernetes.io/part-of": "opsdeck"}
-    if app.get("environment"):
-        labels["opsdeck.io/environment"] = app["environment"]
-    return {**labels, LABEL_MANAGED_BY: "opsdeck", LABEL_NAME: app["name"], LABEL_INSTANCE: app["name"]}
-
-
 def _selector(app: dict[str, Any], name: str) -> dict[str, str]:
     return {LABEL_NAME: name, LABEL_INSTANCE: app["name"], LABEL_COMPONENT: "database"}
-
-
-def _meta(name: str, ns: str, labels: dict[str, str], **extra: Any) -> dict[str, Any]:
-    return {"name": name, "namespace": ns, "labels": dict(labels), **extra}
 
 
 def _millis(cores: float) -> str:
@@ -234,19 +231,6 @@ def server_resources(db: dict[str, Any]) -> dict[str, Any]:
     if res.get("cpu_cores"):
         out["requests"]["cpu"] = out["limits"]["cpu"] = _millis(res["cpu_cores"])
     return {k: v for k, v in out.items() if v}
-
-
-def _security(uid: int, gid: int) -> dict[str, Any]:
-    return {
-        "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"]},
-        "privileged": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": gid,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
 
 
 def _unescape(value: Any) -> Any:
@@ -367,7 +351,7 @@ def _pod(
                 ],
                 "env": _env_list(plain, env_files["server"], secret, derived),
                 "resources": server_resources(db),
-                "securityContext": _security(kspec["uid"], kspec["gid"]),
+                "securityContext": restricted_security(kspec["uid"], kspec["gid"]),
                 "volumeMounts": [
                     {"name": "data", "mountPath": spec["data"]},
                     {"name": "tmp", "mountPath": "/tmp"},
@@ -385,7 +369,7 @@ def _pod(
     container["env"] = _env_list(plain, {} if replica else env_files["server"], secret, derived)
     container["resources"] = server_resources(db)
     container.update(_probes(_probe_command(server["healthcheck"]["test"])))
-    container["securityContext"] = _security(kspec["uid"], kspec["gid"])
+    container["securityContext"] = restricted_security(kspec["uid"], kspec["gid"])
     mounts = [{"name": "data", "mountPath": spec["data"]}, {"name": "tmp", "mountPath": "/tmp"}]
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": opts["tmpfs_size"]}}]
     if engine == "postgres":
@@ -433,7 +417,7 @@ def _pod(
         "env": _env_list(exp_env, env_files["exporter"], secret, derived),
         "resources": copy.deepcopy(EXPORTER_RESOURCES),
         "readinessProbe": {"tcpSocket": {"port": "metrics"}, "periodSeconds": 10, "timeoutSeconds": 5},
-        "securityContext": _security(EXPORTER_UID, EXPORTER_UID),
+        "securityContext": restricted_security(EXPORTER_UID, EXPORTER_UID),
         "volumeMounts": [{"name": "exporter-tmp", "mountPath": "/tmp"}],
     }
     volumes.append({"name": "exporter-tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}})
@@ -469,7 +453,7 @@ def _pod(
     if files:
         volumes.append({"name": "files", "configMap": {"name": f"{base}-files"}})
     select = _selector(app, name)
-    labels = _labels(app, db, name, role)
+    labels = database_labels(app, db, name, role)
     claim: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": opts["volume_size"]}},
@@ -497,7 +481,7 @@ def _pod(
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": _meta(name, ns, labels),
+        "metadata": object_meta(name, ns, labels),
         "spec": {
             "replicas": int(db["replicas"]) if replica else 1,
             "selector": {"matchLabels": select},
@@ -511,7 +495,7 @@ def _pod(
             "volumeClaimTemplates": [
                 {
                     # immutable once created: only labels that never change
-                    "metadata": {"name": "data", "labels": {**select, LABEL_MANAGED_BY: "opsdeck"}},
+                    "metadata": {"name": "data", "labels": {**select, LABEL_MANAGED_BY: MANAGED_BY}},
                     "spec": claim,
                 }
             ],
@@ -530,12 +514,12 @@ def _services(app: dict[str, Any], db: dict[str, Any], ns: str, name: str, role:
         },
         {"name": "metrics", "port": d.ENGINES[engine]["exporter_port"], "targetPort": "metrics", "protocol": "TCP"},
     ]
-    labels = _labels(app, db, name, role)
+    labels = database_labels(app, db, name, role)
     return [
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": _meta(f"{name}-headless", ns, labels),
+            "metadata": object_meta(f"{name}-headless", ns, labels),
             "spec": {
                 "clusterIP": "None",
                 "publishNotReadyAddresses": True,
@@ -546,7 +530,7 @@ def _services(app: dict[str, Any], db: dict[str, Any], ns: str, name: str, role:
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": _meta(name, ns, labels),
+            "metadata": object_meta(name, ns, labels),
             "spec": {"type": "ClusterIP", "selector": _selector(app, name), "ports": copy.deepcopy(ports)},
         },
     ]
@@ -560,7 +544,7 @@ def _pdb(app: dict[str, Any], db: dict[str, Any], ns: str, name: str, role: str)
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": _meta(name, ns, _labels(app, db, name, role)),
+        "metadata": object_meta(name, ns, database_labels(app, db, name, role)),
         "spec": {
             **budget,
             "selector": {"matchLabels": _selector(app, name)},
@@ -575,7 +559,7 @@ def _network_policies(
     engine = db["engine"]
     base = base_name(app, db)
     port = d.ENGINES[engine]["port"]
-    labels = _labels(app, db, base, "primary")
+    labels = database_labels(app, db, base, "primary")
     servers = {LABEL_INSTANCE: app["name"], LABEL_COMPONENT: "database", LABEL_DATABASE: labels[LABEL_DATABASE]}
     ingress: list[dict[str, Any]] = [
         {
@@ -605,7 +589,7 @@ def _network_policies(
         {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
-            "metadata": _meta(base, ns, labels),
+            "metadata": object_meta(base, ns, labels),
             "spec": {
                 "podSelector": {"matchLabels": servers},
                 "policyTypes": ["Ingress", "Egress"],
@@ -618,7 +602,7 @@ def _network_policies(
 
 def _service_monitor(app: dict[str, Any], db: dict[str, Any], ns: str, opts: dict[str, Any]) -> dict[str, Any]:
     base = base_name(app, db)
-    labels = _labels(app, db, base, "primary")
+    labels = database_labels(app, db, base, "primary")
     # the labels of the docker side's file_sd targets (database.scrape_targets), job included:
     # the rule library's database alerts (database.alert_rules) select job="databases"
     relabel = {
@@ -637,7 +621,7 @@ def _service_monitor(app: dict[str, Any], db: dict[str, Any], ns: str, opts: dic
             *({"action": "replace", "targetLabel": k, "replacement": v} for k, v in relabel.items()),
             {
                 "action": "replace",
-                "sourceLabels": [f"__meta_kubernetes_service_label_{_meta_label(LABEL_ROLE)}"],
+                "sourceLabels": [f"__meta_kubernetes_service_label_{_meta_label(LABEL_DATABASE_ROLE)}"],
                 "targetLabel": "role",
             },
         ],
@@ -645,7 +629,7 @@ def _service_monitor(app: dict[str, Any], db: dict[str, Any], ns: str, opts: dic
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": _meta(base, ns, labels),
+        "metadata": object_meta(base, ns, labels),
         "spec": {
             # the ClusterIP Services of the primary and the replicas (not the headless ones: one target per pod)
             "selector": {
@@ -702,7 +686,7 @@ def render(
         sets = [primary]
         if db["replicas"]:
             sets.append(_pod(app, index, ns, True, opts, derived))
-        labels = _labels(app, db, base, "primary")
+        labels = database_labels(app, db, base, "primary")
         # generated: the passwords something refers to (env, a derived value, the app's settings)
         texts = [*derived.values(), *client_view.values()]
         generate = {key for text in texts for ref, key in _TOKEN.findall(text) if ref == secret}
@@ -716,7 +700,7 @@ def render(
         cred: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": _meta(secret, ns, kept, annotations=_version_annotations(db, generate)),
+            "metadata": object_meta(secret, ns, kept, annotations=_version_annotations(db, generate)),
             "type": "Opaque",
         }
         if derived:
@@ -728,20 +712,20 @@ def render(
                 {
                     "apiVersion": "v1",
                     "kind": "ConfigMap",
-                    "metadata": _meta(f"{base}-files", ns, labels),
+                    "metadata": object_meta(f"{base}-files", ns, labels),
                     "data": files,
                 }
             )
         out += _network_policies(app, db, ns, opts, clients)
         for sts in sets:
-            role = sts["metadata"]["labels"][LABEL_ROLE]
+            role = sts["metadata"]["labels"][LABEL_DATABASE_ROLE]
             out += _services(app, db, ns, sts["metadata"]["name"], role)
         for sts in sets:
             tmpl = sts["spec"]["template"]
             # the pods restart when a value derived from the passwords changes (a DSN's host)
             tmpl["metadata"]["annotations"] = {CONFIG_HASH: _hash(derived)}
             out.append(sts)
-            role = sts["metadata"]["labels"][LABEL_ROLE]
+            role = sts["metadata"]["labels"][LABEL_DATABASE_ROLE]
             out.append(_pdb(app, db, ns, sts["metadata"]["name"], role))
             count = sts["spec"]["replicas"]
             pods.append((count, [c.get("resources") or {} for c in tmpl["spec"]["containers"]]))
@@ -753,10 +737,10 @@ def render(
         connection = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": _meta(
+            "metadata": object_meta(
                 connection_secret_name(app),
                 ns,
-                _app_labels(app),
+                companion_labels(app),
                 annotations={GENERATE: ""},
             ),
             "type": "Opaque",
@@ -771,7 +755,7 @@ def render(
                 {
                     "apiVersion": "networking.k8s.io/v1",
                     "kind": "NetworkPolicy",
-                    "metadata": _meta(policy_name, ns, connection["metadata"]["labels"]),
+                    "metadata": object_meta(policy_name, ns, connection["metadata"]["labels"]),
                     "spec": {
                         "podSelector": {"matchLabels": selected},
                         "policyTypes": ["Egress"],
@@ -887,11 +871,20 @@ def _grow_quota(
     )
 
 
-def with_databases(app: dict[str, Any], opts: dict[str, Any], manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The app's manifests (k8s_manifests.render_app's) with its managed databases added: their
+def with_databases(
+    app: dict[str, Any],
+    opts: dict[str, Any],
+    manifests: list[dict[str, Any]],
+    companions: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The app's manifests (k8s_manifests.own_manifests') with its managed databases added: their
     objects before the app's ``hooks.pre_deploy`` Jobs and workload (a migration finds its
     database), the connection Secret in the ``envFrom`` of the app's and the hooks' pods, the
-    NetworkPolicies that let both reach them, its ResourceQuota grown by the database pods."""
+    NetworkPolicies that let both reach them, its ResourceQuota grown by the database pods.
+
+    ``companions`` are objects that go with the databases (k8s_backup.render's ``{manifests,
+    pods}``, which k8s_render passes): their manifests after the databases and their credentials,
+    which they refer to; their pods counted in the quota."""
     if not managed_databases(app):
         return manifests
     out = copy.deepcopy(manifests)
@@ -906,20 +899,13 @@ def with_databases(app: dict[str, Any], opts: dict[str, Any], manifests: list[di
     hooks = [i for i, m in enumerate(out) if m["kind"] == "Job"]
     hook_pods = None
     if hooks:
-        # the hook pods' instance and component labels (k8s_manifests._hook_jobs), not the
+        # the hook pods' instance and component labels (k8s_manifests' hook Jobs), not the
         # workload's selector: no Service sends them traffic, no PDB or ReplicaSet counts them
-        from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import (
-            LABEL_COMPONENT as APP_COMPONENT,
-        )
-
         hook_labels = out[hooks[0]]["spec"]["template"]["metadata"]["labels"]
-        hook_pods = {k: hook_labels[k] for k in (LABEL_INSTANCE, APP_COMPONENT)}
+        hook_pods = {k: hook_labels[k] for k in (LABEL_INSTANCE, LABEL_OPSDECK_COMPONENT)}
     rendered = render(app, opts, ns, app_pods, hook_pods)
-    # their backups (k8s_backup.py): after the databases and their credentials, which they refer to
-    from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_backup import render as render_backups
-
-    backups = render_backups(app, ns, opts["backup"])
-    rendered["pods"] += backups["pods"]
+    extra = companions or {"manifests": [], "pods": []}
+    rendered["pods"] += extra["pods"]
     quota = next((m for m in out if m["kind"] == "ResourceQuota"), None)
     limit_range = next((m for m in out if m["kind"] == "LimitRange"), None)
     if quota is not None:
@@ -932,7 +918,7 @@ def with_databases(app: dict[str, Any], opts: dict[str, Any], manifests: list[di
     # the pods restart when a connection setting (host, port, user, database) changes
     tmpl["metadata"].setdefault("annotations", {})[CONFIG_HASH] = _hash(connection["stringData"])
     at = min([*hooks, workload_at])
-    return [*out[:at], *rendered["manifests"], connection, *backups["manifests"], *out[at:]]
+    return [*out[:at], *rendered["manifests"], connection, *extra["manifests"], *out[at:]]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 """Logging on a Kubernetes cluster: VictoriaLogs and an OpenTelemetry Collector DaemonSet (pure functions, no I/O).
 
 ``releases(settings)`` returns the releases for the module ``opsdeck.platform.k8s_release``
-(the shape of ``k8s_manifests.render_apps``' releases), applied in this order:
+(the shape of ``k8s_render.render_apps``' releases), applied in this order:
 
 - ``opsdeck-logging`` in the namespace ``logging`` (Pod Security ``restricted`` enforced): the
   store, a VictoriaLogs StatefulSet of one pod whose flags come from the same derivation as on
@@ -55,14 +55,17 @@ import re
 from typing import Any
 
 from ansible_collections.opsdeck.platform.plugins.module_utils import logging as lg
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import (
-    _DNS_LABEL,
-    LABEL_COMPONENT,
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_common import (
+    DNS_LABEL,
     LABEL_INSTANCE,
     LABEL_MANAGED_BY,
     LABEL_NAME,
+    LABEL_OPSDECK_COMPONENT,
+    LABEL_PART_OF,
     MANAGED_BY,
-    _meta,
+    PART_OF,
+    PROMETHEUS_DURATION,
+    object_meta,
     prune_selector,
 )
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
@@ -71,7 +74,6 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
     parse_cpu,
     parse_memory,
 )
-from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import _DURATION_RE as _PROM_DURATION
 
 STORE_RELEASE = "opsdeck-logging"
 SHIPPER_RELEASE = "opsdeck-otelcol"
@@ -183,7 +185,7 @@ def settings_with_defaults(settings: dict[str, Any] | None) -> dict[str, Any]:
     if opts["state"] not in ("present", "absent"):
         errors.append(f"logging_k8s_state: {opts['state']!r} is not one of 'present', 'absent'")
     for key in ("namespace", "shipper_namespace", "monitoring_namespace"):
-        if not isinstance(opts[key], str) or not _DNS_LABEL.match(opts[key]):
+        if not isinstance(opts[key], str) or not DNS_LABEL.match(opts[key]):
             errors.append(f"{VARIABLES[key]}: {opts[key]!r} is not a namespace name (a DNS-1123 label)")
     if opts["namespace"] == opts["shipper_namespace"]:
         errors.append(
@@ -191,7 +193,7 @@ def settings_with_defaults(settings: dict[str, Any] | None) -> dict[str, Any]:
             "Pod Security restricted, the shipper's must allow its hostPath volumes)"
         )
     clients = opts["store_clients"]
-    if not isinstance(clients, list) or not all(isinstance(c, str) and _DNS_LABEL.match(c) for c in clients):
+    if not isinstance(clients, list) or not all(isinstance(c, str) and DNS_LABEL.match(c) for c in clients):
         errors.append(f"logging_k8s_store_clients: {clients!r} is not a list of namespace names")
     for key in ("store_image", "shipper_image"):
         if not isinstance(opts[key], str) or not opts[key] or any(c.isspace() for c in opts[key]):
@@ -221,7 +223,7 @@ def settings_with_defaults(settings: dict[str, Any] | None) -> dict[str, Any]:
         path = opts[key]
         if not isinstance(path, str) or not path.startswith("/") or path.rstrip("/") in ("", "/etc", "/var", "/proc"):
             errors.append(f"{VARIABLES[key]}: {path!r} is not an absolute directory of the node")
-    if not isinstance(opts["scrape_interval"], str) or not _PROM_DURATION.match(opts["scrape_interval"]):
+    if not isinstance(opts["scrape_interval"], str) or not PROMETHEUS_DURATION.match(opts["scrape_interval"]):
         errors.append(f"logging_k8s_scrape_interval: {opts['scrape_interval']!r} is not a duration such as 30s or 1m")
     deadline = opts["progress_deadline_s"]
     if isinstance(deadline, bool) or not isinstance(deadline, int) or deadline < 1:
@@ -263,11 +265,11 @@ def settings_with_defaults(settings: dict[str, Any] | None) -> dict[str, Any]:
 
 def _labels(release: str, component: str) -> dict[str, str]:
     return {
-        "app.kubernetes.io/part-of": "opsdeck",
+        LABEL_PART_OF: PART_OF,
         LABEL_MANAGED_BY: MANAGED_BY,
         LABEL_INSTANCE: release,
         LABEL_NAME: component,
-        LABEL_COMPONENT: "logging",
+        LABEL_OPSDECK_COMPONENT: "logging",
     }
 
 
@@ -299,7 +301,7 @@ def _namespace(name: str, labels: dict[str, str], level: str) -> dict[str, Any]:
                 "pod-security.kubernetes.io/warn": "restricted",
             }
         )
-        return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(name, None, ns_labels)}
+        return {"apiVersion": "v1", "kind": "Namespace", "metadata": object_meta(name, None, ns_labels)}
     ns_labels.update(
         {
             "pod-security.kubernetes.io/enforce": "privileged",
@@ -307,7 +309,7 @@ def _namespace(name: str, labels: dict[str, str], level: str) -> dict[str, Any]:
             "pod-security.kubernetes.io/audit": "baseline",
         }
     )
-    meta = _meta(name, None, ns_labels, annotations={"opsdeck.io/pod-security-justification": JUSTIFICATION})
+    meta = object_meta(name, None, ns_labels, annotations={"opsdeck.io/pod-security-justification": JUSTIFICATION})
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 
@@ -318,7 +320,7 @@ def _base(ns: str, name: str, labels: dict[str, str], level: str) -> list[dict[s
         {
             "apiVersion": "v1",
             "kind": "ServiceAccount",
-            "metadata": _meta(name, ns, labels),
+            "metadata": object_meta(name, ns, labels),
             "automountServiceAccountToken": False,
         },
         _policy(f"{name}-default-deny", ns, labels, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
@@ -329,7 +331,7 @@ def _policy(name: str, ns: str, labels: dict[str, str], spec: dict[str, Any]) ->
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _meta(name, ns, labels),
+        "metadata": object_meta(name, ns, labels),
         "spec": spec,
     }
 
@@ -340,7 +342,7 @@ def _service_monitor(
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": _meta(name, ns, labels),
+        "metadata": object_meta(name, ns, labels),
         "spec": {
             "selector": {"matchLabels": select},
             "endpoints": [
@@ -401,7 +403,7 @@ def store_manifests(opts: dict[str, Any]) -> list[dict[str, Any]]:
     statefulset = {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": _meta(STORE_NAME, ns, labels),
+        "metadata": object_meta(STORE_NAME, ns, labels),
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": select},
@@ -456,7 +458,7 @@ def store_manifests(opts: dict[str, Any]) -> list[dict[str, Any]]:
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": _meta(STORE_NAME, ns, labels),
+            "metadata": object_meta(STORE_NAME, ns, labels),
             "spec": {
                 "type": "ClusterIP",
                 "selector": select,
@@ -523,7 +525,7 @@ def shipper_manifests(opts: dict[str, Any]) -> list[dict[str, Any]]:
     daemonset = {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
-        "metadata": _meta(SHIPPER_NAME, ns, labels),
+        "metadata": object_meta(SHIPPER_NAME, ns, labels),
         "spec": {
             "selector": {"matchLabels": select},
             "revisionHistoryLimit": 10,
@@ -588,13 +590,13 @@ def shipper_manifests(opts: dict[str, Any]) -> list[dict[str, Any]]:
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": _meta(SHIPPER_NAME, ns, labels),
+            "metadata": object_meta(SHIPPER_NAME, ns, labels),
             "data": {CONFIG_KEY: config},
         },
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": _meta(SHIPPER_NAME, ns, labels),
+            "metadata": object_meta(SHIPPER_NAME, ns, labels),
             "spec": {
                 "clusterIP": "None",
                 "selector": select,

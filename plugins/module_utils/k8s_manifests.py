@@ -1,12 +1,14 @@
 # Copyright (c) opsdeck platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Kubernetes manifests derived from the application model (pure functions, no I/O).
+"""An app's own Kubernetes manifests, derived from the application model (pure functions, no I/O).
 
-``render_apps(apps, options)`` turns the *normalized* ``opsdeck_apps`` (``normalize_apps``)
-into one release per app: the namespace it lives in and its manifests, in apply order. The
-release module ``opsdeck.platform.k8s_release`` applies them server-side; the role
-``opsdeck.platform.k8s_app`` wires the two. What each app gets (docs/kubernetes.md):
+``own_manifests(app, opts)`` turns one app of the *normalized* ``opsdeck_apps``
+(``normalize_apps``) into its objects, in apply order; ``k8s_render.render_apps`` (the filter
+``k8s_releases``) adds its managed databases (k8s_databases) and their backups (k8s_backup) and
+makes one release per app. The release module ``opsdeck.platform.k8s_release`` applies them
+server-side; the role ``opsdeck.platform.k8s_app`` wires the two. Labels, metadata and names
+shared with the other renderers are k8s_common's. What each app gets (docs/kubernetes.md):
 
 - a Namespace of its own, Pod Security ``restricted`` enforced (and audited, warned), with a
   ResourceQuota sized for the most pods the app can run during a rollout and a LimitRange that
@@ -47,6 +49,23 @@ import re
 from typing import Any
 
 from ansible_collections.opsdeck.platform.plugins.module_utils.edge import security_headers
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_common import (
+    DNS_LABEL,
+    LABEL_ENVIRONMENT,
+    LABEL_INSTANCE,
+    LABEL_MANAGED_BY,
+    LABEL_NAME,
+    LABEL_OPSDECK_COMPONENT,
+    LABEL_PART_OF,
+    LABEL_TEAM,
+    LABEL_VALUE,
+    LABEL_VERSION,
+    MANAGED_BY,
+    PART_OF,
+    apart_by_host,
+    object_meta,
+    selector_labels,
+)
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
     ModelError,
     format_memory_k8s,
@@ -55,12 +74,6 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
 )
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import slo_rules
 
-MANAGED_BY = "opsdeck"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-LABEL_INSTANCE = "app.kubernetes.io/instance"
-LABEL_NAME = "app.kubernetes.io/name"
-LABEL_RELEASE_SET = "opsdeck.io/release-set"
-LABEL_COMPONENT = "opsdeck.io/component"
 CONFIG_HASH = "opsdeck.io/config-hash"
 HOOK_ANNOTATION = "opsdeck.io/hook"
 CUSTOM_HEADERS = "nginx.ingress.kubernetes.io/custom-headers"
@@ -113,16 +126,12 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "backup": {},
 }
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 
+def app_options(options: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+    """``options`` over DEFAULT_OPTIONS, and the findings of unknown keys and bad values.
 
-class K8sRenderError(ModelError):
-    """The model (or an option) cannot be turned into manifests; one finding per line."""
-
-
-def options_with_defaults(options: dict[str, Any] | None) -> dict[str, Any]:
-    """``options`` over DEFAULT_OPTIONS; unknown keys and bad values are findings."""
+    ``backup`` is left as given: k8s_render.options_with_defaults checks it (k8s_backup.options).
+    """
     opts = copy.deepcopy(DEFAULT_OPTIONS)
     findings = []
     for key, value in (options or {}).items():
@@ -131,7 +140,7 @@ def options_with_defaults(options: dict[str, Any] | None) -> dict[str, Any]:
         elif value is not None or key in ("storage_class", "pdb_min_available"):
             opts[key] = value
     for key in ("ingress_namespace", "monitoring_namespace"):
-        if not isinstance(opts[key], str) or not _DNS_LABEL.match(opts[key]):
+        if not isinstance(opts[key], str) or not DNS_LABEL.match(opts[key]):
             findings.append(f"k8s_app: option {key!r}: {opts[key]!r} is not a namespace name (a DNS-1123 label)")
     prefix = opts["namespace_prefix"]
     if not isinstance(prefix, str) or (prefix and not re.match(r"^[a-z0-9][-a-z0-9]{0,21}$", prefix)):
@@ -146,7 +155,7 @@ def options_with_defaults(options: dict[str, Any] | None) -> dict[str, Any]:
         findings.append(f"k8s_app: option 'pdb_min_available': {pdb!r} is not an integer >= 1 (or null)")
     release_set = opts["release_set"]
     if not isinstance(release_set, str) or (
-        release_set and (len(release_set) > 63 or not _LABEL_VALUE.match(release_set))
+        release_set and (len(release_set) > 63 or not LABEL_VALUE.match(release_set))
     ):
         findings.append(
             f"k8s_app: option 'release_set': {release_set!r} is not a label value "
@@ -161,56 +170,25 @@ def options_with_defaults(options: dict[str, Any] | None) -> dict[str, Any]:
             parse_memory(opts[key])
         except ModelError as exc:
             findings.append(f"k8s_app: option {key!r}: {exc}")
-    from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_backup import options as backup_options
-
-    try:
-        opts["backup"] = backup_options(opts["backup"])
-    except ModelError as exc:
-        findings += exc.errors
-    if findings:
-        raise K8sRenderError(findings)
-    return opts
+    return opts, findings
 
 
 def namespace_of(app: dict[str, Any], opts: dict[str, Any]) -> str:
     return f"{opts['namespace_prefix']}{app['name']}"
 
 
-def selector_labels(app: dict[str, Any]) -> dict[str, str]:
-    return {LABEL_NAME: app["name"], LABEL_INSTANCE: app["name"]}
-
-
-def prune_selector(app_name: str) -> str:
-    """The label selector of every object the module manages for ``app_name``."""
-    return f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_INSTANCE}={app_name}"
-
-
-def release_set_selector(release_set: str) -> str:
-    """The label selector of the namespaces of every app that the release set ``release_set`` deployed."""
-    return f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_RELEASE_SET}={release_set}"
-
-
 def _labels(app: dict[str, Any]) -> dict[str, str]:
     labels = dict(app.get("labels") or {})
     tag = app.get("image_tag")
-    if tag and _LABEL_VALUE.match(tag) and len(tag) <= 63:
-        labels["app.kubernetes.io/version"] = tag
-    labels["opsdeck.io/team"] = app["team"]
+    if tag and LABEL_VALUE.match(tag) and len(tag) <= 63:
+        labels[LABEL_VERSION] = tag
+    labels[LABEL_TEAM] = app["team"]
     if app.get("environment"):
-        labels["opsdeck.io/environment"] = app["environment"]
-    labels["app.kubernetes.io/part-of"] = "opsdeck"
+        labels[LABEL_ENVIRONMENT] = app["environment"]
+    labels[LABEL_PART_OF] = PART_OF
     labels[LABEL_MANAGED_BY] = MANAGED_BY
     labels.update(selector_labels(app))
     return labels
-
-
-def _meta(name: str, namespace: str | None, labels: dict[str, str], **extra: Any) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name}
-    if namespace is not None:
-        meta["namespace"] = namespace
-    meta["labels"] = dict(labels)
-    meta.update(extra)
-    return meta
 
 
 def _millis(m: int) -> str:
@@ -259,7 +237,7 @@ def replica_bounds(app: dict[str, Any]) -> tuple[int, int]:
     return app["replicas"], app["replicas"]
 
 
-def _check(app: dict[str, Any], opts: dict[str, Any]) -> list[str]:
+def check(app: dict[str, Any], opts: dict[str, Any]) -> list[str]:
     """What the model allows but a restricted Kubernetes namespace does not, named by app and field."""
     findings = []
     label = f"app {app['name']!r}"
@@ -318,23 +296,6 @@ def _config_hash(app: dict[str, Any]) -> str:
     """Changes when env changes, so pods restart with it (secret values are not hashed here)."""
     text = json.dumps({"env": app["env"], "secrets": sorted(app["secrets"])}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def apart_by_host(select: dict[str, str]) -> dict[str, Any]:
-    """A pod ``affinity`` that prefers the pods matching ``select`` on different nodes."""
-    return {
-        "podAntiAffinity": {
-            "preferredDuringSchedulingIgnoredDuringExecution": [
-                {
-                    "weight": 100,
-                    "podAffinityTerm": {
-                        "topologyKey": "kubernetes.io/hostname",
-                        "labelSelector": {"matchLabels": select},
-                    },
-                }
-            ]
-        }
-    }
 
 
 def _pod_template(
@@ -464,7 +425,7 @@ def _workload(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[s
         spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
         spec["template"] = template
         kind = "Deployment"
-    return {"apiVersion": "apps/v1", "kind": kind, "metadata": _meta(name, ns, labels), "spec": spec}
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": object_meta(name, ns, labels), "spec": spec}
 
 
 def hook_job_name(app: dict[str, Any], index: int, hook: dict[str, Any]) -> str:
@@ -486,7 +447,7 @@ def _hook_jobs(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[
     ``activeDeadlineSeconds`` is the hook's ``timeout_s``.
     """
     pod_labels = {k: v for k, v in labels.items() if k != LABEL_NAME}
-    pod_labels[LABEL_COMPONENT] = "pre-deploy"
+    pod_labels[LABEL_OPSDECK_COMPONENT] = "pre-deploy"
     jobs = []
     for i, hook in enumerate(app["hooks"]["pre_deploy"]):
         template = _pod_template(app, opts, pod_labels, hook=hook)
@@ -495,10 +456,10 @@ def _hook_jobs(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[
             {
                 "apiVersion": "batch/v1",
                 "kind": "Job",
-                "metadata": _meta(
+                "metadata": object_meta(
                     hook_job_name(app, i, hook),
                     ns,
-                    {**labels, LABEL_COMPONENT: "pre-deploy"},
+                    {**labels, LABEL_OPSDECK_COMPONENT: "pre-deploy"},
                     annotations={HOOK_ANNOTATION: hook["name"]},
                 ),
                 "spec": {
@@ -548,13 +509,13 @@ def _quota(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[str,
         {
             "apiVersion": "v1",
             "kind": "ResourceQuota",
-            "metadata": _meta(app["name"], ns, labels),
+            "metadata": object_meta(app["name"], ns, labels),
             "spec": {"hard": hard},
         },
         {
             "apiVersion": "v1",
             "kind": "LimitRange",
-            "metadata": _meta(app["name"], ns, labels),
+            "metadata": object_meta(app["name"], ns, labels),
             "spec": {"limits": [limit]},
         },
     ]
@@ -580,7 +541,7 @@ def _network_policies(
         return {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
-            "metadata": _meta(f"{name}-{suffix}", ns, labels),
+            "metadata": object_meta(f"{name}-{suffix}", ns, labels),
             "spec": spec,
         }
 
@@ -715,7 +676,7 @@ def _ingress(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[st
             {
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
-                "metadata": _meta(edge_headers_name(app), ns, labels),
+                "metadata": object_meta(edge_headers_name(app), ns, labels),
                 "data": dict(headers),
             }
         )
@@ -744,7 +705,7 @@ def _ingress(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict[st
         {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "Ingress",
-            "metadata": _meta(app["name"], ns, labels, annotations=annotations),
+            "metadata": object_meta(app["name"], ns, labels, annotations=annotations),
             "spec": spec,
         }
     )
@@ -774,7 +735,7 @@ def _monitoring(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict
             {
                 "apiVersion": "monitoring.coreos.com/v1",
                 "kind": "ServiceMonitor",
-                "metadata": _meta(app["name"], ns, labels),
+                "metadata": object_meta(app["name"], ns, labels),
                 "spec": {"selector": {"matchLabels": selector_labels(app)}, "endpoints": [endpoint]},
             }
         )
@@ -784,21 +745,23 @@ def _monitoring(app: dict[str, Any], opts: dict[str, Any], ns: str, labels: dict
             {
                 "apiVersion": "monitoring.coreos.com/v1",
                 "kind": "PrometheusRule",
-                "metadata": _meta(app["name"], ns, labels),
+                "metadata": object_meta(app["name"], ns, labels),
                 "spec": {"groups": groups},
             }
         )
     return out
 
 
-def render_app(
+def own_manifests(
     app: dict[str, Any],
     opts: dict[str, Any],
     *,
     dependents: list[str] | None = None,
     dependencies: list[tuple[str, list[dict[str, Any]]]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The manifests of one present app, in apply order. ``opts`` must be options_with_defaults()'s."""
+    """The app's own manifests (one present app, in apply order), without its managed databases,
+    their backups and the release-set label: k8s_render.render_app adds those. ``opts`` must be
+    k8s_render.options_with_defaults()'s."""
     name = app["name"]
     ns = namespace_of(app, opts)
     labels = _labels(app)
@@ -809,13 +772,15 @@ def render_app(
         "pod-security.kubernetes.io/audit": "restricted",
         "pod-security.kubernetes.io/warn": "restricted",
     }
-    out: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns, None, ns_labels)}]
+    out: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": object_meta(ns, None, ns_labels)}
+    ]
     out += _quota(app, opts, ns, labels)
     out.append(
         {
             "apiVersion": "v1",
             "kind": "ServiceAccount",
-            "metadata": _meta(name, ns, labels),
+            "metadata": object_meta(name, ns, labels),
             "automountServiceAccountToken": False,
         }
     )
@@ -828,7 +793,7 @@ def render_app(
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
-            "metadata": _meta(name, ns, labels),
+            "metadata": object_meta(name, ns, labels),
             "rules": rules,
         }
     )
@@ -836,7 +801,7 @@ def render_app(
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",
-            "metadata": _meta(name, ns, labels),
+            "metadata": object_meta(name, ns, labels),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
         }
@@ -846,7 +811,7 @@ def render_app(
             {
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
-                "metadata": _meta(f"{name}-env", ns, labels),
+                "metadata": object_meta(f"{name}-env", ns, labels),
                 "data": dict(app["env"]),
             }
         )
@@ -856,7 +821,7 @@ def render_app(
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "metadata": _meta(f"{name}-secrets", ns, labels),
+                "metadata": object_meta(f"{name}-secrets", ns, labels),
                 "type": "Opaque",
                 "data": {key: None for key in sorted(app["secrets"])},
             }
@@ -867,7 +832,7 @@ def render_app(
             {
                 "apiVersion": "v1",
                 "kind": "Service",
-                "metadata": _meta(name, ns, labels),
+                "metadata": object_meta(name, ns, labels),
                 "spec": {"type": "ClusterIP", "selector": selector_labels(app), "ports": _service_ports(app)},
             }
         )
@@ -876,7 +841,7 @@ def render_app(
             {
                 "apiVersion": "v1",
                 "kind": "Service",
-                "metadata": _meta(f"{name}-headless", ns, labels),
+                "metadata": object_meta(f"{name}-headless", ns, labels),
                 "spec": {
                     "clusterIP": "None",
                     "publishNotReadyAddresses": True,
@@ -894,7 +859,7 @@ def render_app(
             {
                 "apiVersion": "policy/v1",
                 "kind": "PodDisruptionBudget",
-                "metadata": _meta(name, ns, labels),
+                "metadata": object_meta(name, ns, labels),
                 "spec": {
                     **(
                         {"minAvailable": opts["pdb_min_available"]}
@@ -924,7 +889,7 @@ def render_app(
             {
                 "apiVersion": "autoscaling/v2",
                 "kind": "HorizontalPodAutoscaler",
-                "metadata": _meta(name, ns, labels),
+                "metadata": object_meta(name, ns, labels),
                 "spec": {
                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": workload["kind"], "name": name},
                     "minReplicas": fewest,
@@ -935,60 +900,4 @@ def render_app(
         )
     out += _ingress(app, opts, ns, labels)
     out += _monitoring(app, opts, ns, labels)
-    # managed databases (k8s_databases.py): their objects, the app's connection Secret and quota
-    from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases import with_databases
-
-    out = with_databases(app, opts, out)
-    if opts["release_set"]:
-        for m in out:
-            m["metadata"].setdefault("labels", {})[LABEL_RELEASE_SET] = opts["release_set"]
     return out
-
-
-def render_apps(apps: list[dict[str, Any]], options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """One release per app of the normalized model: ``{app, namespace, state, selector, manifests}``.
-
-    An absent app has no manifests (the module removes what carries its labels, and its
-    namespace). Raises K8sRenderError with every finding (named by app and field).
-    """
-    opts = options_with_defaults(options)
-    findings: list[str] = []
-    for app in apps:
-        if app["state"] == "present":
-            findings += _check(app, opts)
-    from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_backup import check as backup_check
-
-    findings += backup_check(apps, opts["backup"])
-    if findings:
-        raise K8sRenderError(findings)
-    by_name = {a["name"]: a for a in apps}
-    dependents: dict[str, list[str]] = {a["name"]: [] for a in apps}
-    for a in apps:
-        if a["state"] != "present":
-            continue
-        for d in a["depends_on"]:
-            if d["name"] in dependents:
-                dependents[d["name"]].append(namespace_of(a, opts))
-    releases = []
-    for app in apps:
-        ns = namespace_of(app, opts)
-        manifests: list[dict[str, Any]] = []
-        if app["state"] == "present":
-            deps = [
-                (namespace_of(by_name[d["name"]], opts), by_name[d["name"]]["ports"])
-                for d in app["depends_on"]
-                if d["name"] in by_name
-            ]
-            manifests = render_app(app, opts, dependents=sorted(dependents[app["name"]]), dependencies=deps)
-        releases.append(
-            {
-                "app": app["name"],
-                "namespace": ns,
-                "state": app["state"],
-                "selector": prune_selector(app["name"]),
-                "release_set": opts["release_set"],
-                "progress_deadline_s": opts["progress_deadline_s"],
-                "manifests": manifests,
-            }
-        )
-    return releases

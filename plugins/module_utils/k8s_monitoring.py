@@ -40,17 +40,22 @@ import re
 from typing import Any
 
 from ansible_collections.opsdeck.platform.plugins.module_utils.grafana import PROMETHEUS_UID
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import _DNS_LABEL
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import _meta as _k8s_meta
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_common import (
+    DNS_LABEL,
+    LABEL_MANAGED_BY,
+    LABEL_PART_OF,
+    MANAGED_BY,
+    check_prometheus_duration,
+    object_meta,
+)
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import (
     MonitoringError,
-    _check_duration,
     base_rules,
     probe_targets,
     validate_user_rules,
 )
 
-MANAGED = {"app.kubernetes.io/managed-by": "opsdeck", "app.kubernetes.io/part-of": "opsdeck-monitoring"}
+MANAGED = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_PART_OF: "opsdeck-monitoring"}
 # Rule groups of the library that mean something on a cluster. The others are kept out by
 # default: opsdeck-hosts and opsdeck-stack duplicate the chart's own default rules (node
 # exporter, Prometheus, Alertmanager), opsdeck-backups reads the docker hosts' textfile metrics
@@ -134,7 +139,7 @@ def _check(opts: dict[str, Any]) -> list[str]:
         value = opts[field]
         limit = f", at most {RELEASE_MAX} characters: the chart cuts longer names" if field == "release" else ""
         too_long = field == "release" and isinstance(value, str) and len(value) > RELEASE_MAX
-        if not isinstance(value, str) or not _DNS_LABEL.match(value) or too_long:
+        if not isinstance(value, str) or not DNS_LABEL.match(value) or too_long:
             bad(
                 field,
                 f"{value!r} is not a DNS label (lower case letters, digits, '-'{limit})",
@@ -157,7 +162,7 @@ def _check(opts: dict[str, Any]) -> list[str]:
         ("evaluation_interval", "monitoring_evaluation_interval"),
         ("retention_time", "monitoring_prometheus_retention_time"),
     ):
-        _check_duration(opts[field], var, findings)
+        check_prometheus_duration(opts[field], var, findings)
     size = opts["retention_size"]
     if size and (not isinstance(size, str) or not _BYTES.match(size)):
         findings.append(
@@ -276,7 +281,7 @@ def chart_values(opts: dict[str, Any]) -> dict[str, Any]:
 
 def _meta(name: str, opts: dict[str, Any], labels: dict[str, str] | None = None) -> dict[str, Any]:
     # release: the chart's own selectors (if a user turns the NilUsesHelmValues back on)
-    return _k8s_meta(name, opts["namespace"], {**MANAGED, "release": opts["release"], **(labels or {})})
+    return object_meta(name, opts["namespace"], {**MANAGED, "release": opts["release"], **(labels or {})})
 
 
 def rules_manifest(opts: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@
 """Apply one app's release to a cluster: validate, server-side apply, prune, wait, roll back.
 
 Used by the module ``opsdeck.platform.k8s_release``; the manifests come from
-``k8s_manifests.render_apps``. Built on the ``kubernetes`` Python client's DynamicClient
+``k8s_render.render_apps``. Built on the ``kubernetes`` Python client's DynamicClient
 (the library kubernetes.core uses) for what kubernetes.core's modules lack:
 
 - one release is validated as a whole by a server dry-run before anything but its namespace
@@ -56,14 +56,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import (
-    HOOK_ANNOTATION,
-    HOOK_KINDS,
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_common import (
     LABEL_INSTANCE,
     LABEL_MANAGED_BY,
     MANAGED_BY,
-    MONITORING_KINDS,
     release_set_selector,
+)
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases import keep_or_generate, secret_reader
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import (
+    HOOK_ANNOTATION,
+    HOOK_KINDS,
+    MONITORING_KINDS,
 )
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import PRUNABLE as APP_PRUNABLE
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import (
@@ -371,11 +374,6 @@ class Release:
         self.selector = release["selector"]
         self.deadline_s = float(release.get("progress_deadline_s", 600))
         # managed databases' Secrets: the cluster's values kept, missing ones generated (k8s_databases.py)
-        from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases import (
-            keep_or_generate,
-            secret_reader,
-        )
-
         self.manifests = keep_or_generate(
             secret_reader(client), fill_secrets(release.get("manifests") or [], secrets or {}), given=secrets or {}
         )

@@ -6,7 +6,7 @@
 Against the rig's control plane (tests/rig/k8s/up.sh brings it up; OPSDECK_K8S_NODES sets
 the number of simulated nodes, default 3). For each count N of apps (each about 16 objects:
 namespace, quota, RBAC, config, secret, network policies, Service, Deployment, PDB, HPA,
-Ingress), the manifests rendered by k8s_manifests.render_apps are applied
+Ingress), the manifests rendered by k8s_render.render_apps are applied
 
 1. baseline: with one `kubectl apply --server-side --force-conflicts` of all of them (one
    process, discovery once), then the same command again (no change);
@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT / ".collections"))
 from kubernetes import client, config  # noqa: E402
 from kubernetes.dynamic import DynamicClient  # noqa: E402
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import render_apps  # noqa: E402
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import deploy, fill_secrets  # noqa: E402
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_render import render_apps  # noqa: E402
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps  # noqa: E402
 
 STATE = Path(os.environ.get("OPSDECK_RIG_STATE", ROOT / "tests" / "rig" / ".state"))

@@ -23,8 +23,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, ReleaseError, deploy
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_render import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 
 from .conftest import ROOT, UNREADY_LABEL, Cluster, pod_ready, wait_until

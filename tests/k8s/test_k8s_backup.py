@@ -38,8 +38,8 @@ from kubernetes import client
 from ansible_collections.opsdeck.platform.plugins.module_utils.backup import catalog
 from ansible_collections.opsdeck.platform.plugins.module_utils.backup.stores import make_store
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases import keep_or_generate
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import fill_secrets
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_render import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import base_rules
 

@@ -33,8 +33,8 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases imp
     K8sDatabaseError,
     keep_or_generate,
 )
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, fill_secrets
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_render import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 
 from .conftest import ROOT, Cluster, pod_ready, wait_until

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import Release, fill_secrets
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_render import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import slo_rules
 

@@ -14,6 +14,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils import k8s_databa
 from ansible_collections.opsdeck.platform.plugins.module_utils import k8s_manifests as km
 from ansible_collections.opsdeck.platform.plugins.module_utils.backup import config as engine_config
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release import fill_secrets, manifest_hash
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_render import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError, normalize_apps
 
 RECIPIENT = "age1a68wwj4u4htwntmgn45e2ufknv5fa9r0w40sym2p5f0x69sv9dqqastdjc"
@@ -65,7 +66,7 @@ def backup_option(**over: Any) -> dict[str, Any]:
 
 
 def release(*apps: dict[str, Any], **backup: Any) -> dict[str, Any]:
-    (rel, *_rest) = km.render_apps(
+    (rel, *_rest) = render_apps(
         normalize_apps(list(apps), environment="dev", registry="127.0.0.1:5000"), {"backup": backup_option(**backup)}
     )
     return rel
@@ -84,7 +85,7 @@ def secret_data(m: dict[str, Any]) -> dict[str, str]:
 
 
 def test_off_unless_asked_and_nothing_without_a_backed_up_managed_database() -> None:
-    (rel,) = km.render_apps(normalize_apps([shop(PG)], environment="dev"), {})
+    (rel,) = render_apps(normalize_apps([shop(PG)], environment="dev"), {})
     assert not any(m["kind"] == "CronJob" for m in rel["manifests"])
     off = {**PG, "backup": {"enabled": False}}
     assert not any(m["kind"] == "CronJob" for m in release(shop(off))["manifests"])
@@ -231,7 +232,7 @@ def test_the_quota_counts_the_backup_pods() -> None:
     def quota(rel: dict[str, Any]) -> dict[str, str]:
         return by(rel["manifests"], "ResourceQuota", "shop")["spec"]["hard"]
 
-    (without,) = km.render_apps(normalize_apps([shop(PG)], environment="dev"), {})
+    (without,) = render_apps(normalize_apps([shop(PG)], environment="dev"), {})
     with_backups = quota(release(shop(PG)))
     assert int(with_backups["pods"]) == int(quota(without)["pods"]) + 2  # backup + verify
 

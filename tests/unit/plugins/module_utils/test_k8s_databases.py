@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from ansible_collections.opsdeck.platform.plugins.module_utils import database as d
+from ansible_collections.opsdeck.platform.plugins.module_utils import k8s_common as kc
 from ansible_collections.opsdeck.platform.plugins.module_utils import k8s_databases as kd
-from ansible_collections.opsdeck.platform.plugins.module_utils import k8s_manifests as km
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_render import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError, normalize_apps
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -36,7 +37,7 @@ MARIADB = {"name": "legacy", "engine": "mariadb", "managed": True, "resources": 
 
 
 def release(*apps: dict[str, Any], **options: Any) -> dict[str, Any]:
-    (rel,) = km.render_apps(normalize_apps(list(apps), environment="dev", registry="127.0.0.1:5000"), options)
+    (rel,) = render_apps(normalize_apps(list(apps), environment="dev", registry="127.0.0.1:5000"), options)
     return rel
 
 
@@ -87,7 +88,7 @@ def test_a_postgres_with_a_replica_gets_its_objects_before_the_apps_workload() -
         labels = m["metadata"]["labels"]
         pruned = all(labels.get(k) == v for k, v in selector.items())
         assert pruned != m["metadata"]["name"].endswith("-credentials"), m["metadata"]["name"]
-        assert labels[km.LABEL_MANAGED_BY] == "opsdeck"
+        assert labels[kc.LABEL_MANAGED_BY] == "opsdeck"
     assert find(rel, "Secret", "shop-orders-db-credentials")["metadata"]["labels"][kd.LABEL_APP] == "shop"
     primary = find(rel, "StatefulSet", "shop-orders-db")
     replica = find(rel, "StatefulSet", "shop-orders-db-replica")
@@ -339,7 +340,7 @@ def test_the_replica_takes_a_base_backup_of_the_primary_then_streams() -> None:
     server = container(sts, "postgres")
     assert "REPLICATION_PASSWORD" not in env_of(server) and "POSTGRES_PASSWORD" not in env_of(server)
     assert server["args"][0] == "postgres" and "hot_standby=on" in server["args"]
-    assert find(rel, "Service", "shop-orders-db-replica")["spec"]["selector"][km.LABEL_NAME] == "shop-orders-db-replica"
+    assert find(rel, "Service", "shop-orders-db-replica")["spec"]["selector"][kc.LABEL_NAME] == "shop-orders-db-replica"
     # replicas reach the primary (base backup, streaming): allowed by the database's policy
     policy = find(rel, "NetworkPolicy", "shop-orders-db")["spec"]
     servers = policy["podSelector"]["matchLabels"]

@@ -9,6 +9,8 @@ import pytest
 
 from ansible_collections.opsdeck.platform.plugins.module_utils import k8s_manifests as km
 from ansible_collections.opsdeck.platform.plugins.module_utils import k8s_release as kr
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_common import K8sRenderError
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_render import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import slo_rules
 
@@ -30,7 +32,7 @@ WEB: dict[str, Any] = {
 
 
 def render(*apps: dict[str, Any], environment: str | None = "prod", **options: Any) -> list[dict[str, Any]]:
-    return km.render_apps(normalize_apps(list(apps), environment=environment, registry="127.0.0.1:5000"), options)
+    return render_apps(normalize_apps(list(apps), environment=environment, registry="127.0.0.1:5000"), options)
 
 
 def kinds(release: dict[str, Any]) -> list[str]:
@@ -296,7 +298,7 @@ def test_namespace_prefix() -> None:
     ],
 )
 def test_findings_name_the_app_and_field(app: dict[str, Any], options: dict[str, Any], expected: str) -> None:
-    with pytest.raises(km.K8sRenderError) as err:
+    with pytest.raises(K8sRenderError) as err:
         render({**WEB, **app}, **options)
     assert any(e.startswith(expected) for e in err.value.errors), err.value.errors
 
@@ -496,5 +498,5 @@ def test_release_set_labels_every_object_but_not_the_pod_template() -> None:
     template = find(rel, "Deployment")["spec"]["template"]
     assert "opsdeck.io/release-set" not in template["metadata"]["labels"]  # adding it rolls no pod
     assert "opsdeck.io/release-set" not in find(render(WEB)[0], "Namespace")["metadata"]["labels"]
-    with pytest.raises(km.K8sRenderError, match="option 'release_set': 'not a label' is not a label value"):
+    with pytest.raises(K8sRenderError, match="option 'release_set': 'not a label' is not a label value"):
         render(WEB, release_set="not a label")
