@@ -284,7 +284,8 @@ def deploy_spec(app: dict[str, Any], *, environment: str | None = None) -> dict[
 
 
 def deploy_plan(apps: list[dict[str, Any]], *, environment: str | None = None) -> list[dict[str, Any]]:
-    """Specs of ``apps`` (a host's apps: ``plan.host_apps``), dependencies first; every app is rendered (and checked)."""
+    """Specs of ``apps`` (a host's apps: ``plan.host_apps``), dependencies first; every app is
+    rendered (and checked)."""
     errors = []
     specs = []
     for app in deploy_order(apps):

@@ -94,7 +94,9 @@ def _masked(apps: Any) -> Any:
             databases = app.get("databases")
             if isinstance(databases, Sequence) and not isinstance(databases, str):
                 app["databases"] = [
-                    {**db, "password": _PLACEHOLDER} if isinstance(db, Mapping) and db.get("password") is not None else db
+                    {**db, "password": _PLACEHOLDER}
+                    if isinstance(db, Mapping) and db.get("password") is not None
+                    else db
                     for db in databases
                 ]
         out.append(app)
@@ -133,9 +135,8 @@ def _backup_field(app: dict[str, Any], index: int, key: str) -> str:
     return f"app '{app['name']}': field 'databases[{index}].backup.{key}'"
 
 
-def _calendars(schedule: str, field: str) -> list[str]:
-    # The model validated every schedule with the same parser: no error can be raised here.
-    del field
+def _calendars(schedule: str) -> list[str]:
+    # The model validated every schedule with this same parser: no error can be raised here.
     return cron_to_oncalendar(schedule)
 
 
@@ -191,11 +192,9 @@ def _backup_jobs(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "keep": backup["keep"],
                     "verify_query": backup["verify"]["query"],
                     "schedule": backup["schedule"],
-                    "calendars": _calendars(backup["schedule"], _backup_field(app, index, "schedule")),
+                    "calendars": _calendars(backup["schedule"]),
                     "verify_schedule": verify_schedule,
-                    "verify_calendars": _calendars(verify_schedule, _backup_field(app, index, "verify.schedule"))
-                    if verify_schedule
-                    else [],
+                    "verify_calendars": _calendars(verify_schedule) if verify_schedule else [],
                     "verify_field": _backup_field(app, index, "verify.schedule"),
                     "unit": unit,
                     "verify_unit": re.sub(r"^opsdeck-backup-", "opsdeck-backup-verify-", unit),
@@ -205,12 +204,8 @@ def _backup_jobs(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "stanza": stanza,
                         "where": f"app '{app['name']}': field 'databases[{index}].",
                         "metrics_file": f"opsdeck_pitr_{stanza}".replace("-", "_").replace(".", "_") + ".prom",
-                        "full_calendars": _calendars(pitr["full_schedule"], _backup_field(app, index, "pitr.full_schedule"))
-                        if pitr["enabled"]
-                        else [],
-                        "diff_calendars": _calendars(pitr["diff_schedule"], _backup_field(app, index, "pitr.diff_schedule"))
-                        if pitr["enabled"]
-                        else [],
+                        "full_calendars": _calendars(pitr["full_schedule"]) if pitr["enabled"] else [],
+                        "diff_calendars": _calendars(pitr["diff_schedule"]) if pitr["enabled"] else [],
                     },
                 }
             )
@@ -218,7 +213,11 @@ def _backup_jobs(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def key(
-    apps: Any, *, environment: str | None = None, registry: str | None = None, groups: dict[str, list[str]] | None = None
+    apps: Any,
+    *,
+    environment: str | None = None,
+    registry: str | None = None,
+    groups: dict[str, list[str]] | None = None,
 ) -> str:
     """The digest of a plan's inputs, secret values left out (see ``build``)."""
     text = json.dumps(
@@ -280,7 +279,9 @@ def with_injected_secrets(
     for app in apps:
         names = (injected or {}).get(app["name"]) or []
         if names:
-            refs = {name: {"secret": name, "from": "file", "path": f"{source}/{app['name']}/app.json"} for name in names}
+            refs = {
+                name: {"secret": name, "from": "file", "path": f"{source}/{app['name']}/app.json"} for name in names
+            }
             app = {**app, "secrets": {**refs, **app["secrets"]}}
         out.append(app)
     return out

@@ -48,7 +48,9 @@ def test_only_the_plan_role_normalizes_the_model(name: str) -> None:
         for number, line in code_lines(path)
         if calls.search(line)
     ]
-    assert not found, f"{name} called outside roles/plan/tasks/main.yml (read hostvars['localhost'].opsdeck_plan): {found}"
+    assert not found, (
+        f"{name} called outside roles/plan/tasks/main.yml (read hostvars['localhost'].opsdeck_plan): {found}"
+    )
     if name == "app_plan":
         assert calls.search(PLAN_TASKS.read_text(encoding="utf-8")), "the plan role no longer makes the plan"
 

@@ -17,6 +17,7 @@ def planned(apps: list[dict], registry: str | None = None) -> list[dict]:
     """The apps of the run's plan, as the roles pass them (role opsdeck.platform.plan)."""
     return PLAN["app_plan"](apps, registry=registry)["apps"]
 
+
 HOSTS = [{"name": "a", "groups": ["docker_hosts"]}, {"name": "b", "groups": ["docker_hosts"]}]
 IMAGES = {"postgres": {"15": "opsdeck/postgresql:15"}, "redis": {"7.0": "opsdeck/redis:7.0"}}
 EXPORTERS = {"postgres": "opsdeck/pe:1", "redis": "opsdeck/re:1"}

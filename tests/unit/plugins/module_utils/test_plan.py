@@ -58,7 +58,7 @@ def test_no_secret_value_is_in_the_plan_only_references() -> None:
 def test_the_plans_apps_are_the_models_normalization_but_for_the_secrets() -> None:
     plan = build(environment="prod", registry="reg.example:5000")
     expected = normalize_apps(APPS, environment="prod", registry="reg.example:5000")
-    for planned, normalized in zip(plan["apps"], expected):
+    for planned, normalized in zip(plan["apps"], expected, strict=True):
         assert planned["image_ref"] == normalized["image_ref"]
         assert set(planned["secrets"]) == set(normalized["secrets"])
         for key in normalized:
@@ -146,10 +146,10 @@ def test_secret_values_are_not_read_to_make_the_plan() -> None:
         def __getitem__(self, key: str) -> str:
             raise AssertionError(f"the value of {key} was read")
 
-        def values(self):  # noqa: ANN201
+        def values(self):
             raise AssertionError("the values were read")
 
-        def items(self):  # noqa: ANN201
+        def items(self):
             raise AssertionError("the values were read")
 
     apps = [{**APPS[0], "secrets": Unreadable({"API_TOKEN": "x"})}]
