@@ -16,17 +16,29 @@ from ansible_collections.opsdeck.platform.plugins.plugin_utils.filters import wr
 
 
 def app_plan(
-    apps: Any, environment: str | None = None, registry: str | None = None, groups: dict[str, list[str]] | None = None
+    apps: Any,
+    environment: str | None = None,
+    registry: str | None = None,
+    groups: dict[str, list[str]] | None = None,
+    default_resources: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The plan of a run from ``opsdeck_apps`` (no secret value in it)."""
-    return p.build(apps, environment=environment, registry=registry or None, groups=groups)
+    return p.build(
+        apps, environment=environment, registry=registry or None, groups=groups, default_resources=default_resources
+    )
 
 
 def app_plan_key(
-    apps: Any, environment: str | None = None, registry: str | None = None, groups: dict[str, list[str]] | None = None
+    apps: Any,
+    environment: str | None = None,
+    registry: str | None = None,
+    groups: dict[str, list[str]] | None = None,
+    default_resources: dict[str, Any] | None = None,
 ) -> str:
     """The digest of a plan's inputs (to tell whether a plan at hand is the plan of these inputs)."""
-    return p.key(apps, environment=environment, registry=registry or None, groups=groups)
+    return p.key(
+        apps, environment=environment, registry=registry or None, groups=groups, default_resources=default_resources
+    )
 
 
 def plan_host_apps(plan: dict[str, Any], host: str, groups: list[str] | None = None) -> list[dict[str, Any]]:

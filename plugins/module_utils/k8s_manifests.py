@@ -73,6 +73,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
     parse_memory,
 )
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import slo_rules
+from ansible_collections.opsdeck.platform.plugins.module_utils.plan import DEFAULT_RESOURCES
 
 CONFIG_HASH = "opsdeck.io/config-hash"
 HOOK_ANNOTATION = "opsdeck.io/hook"
@@ -113,7 +114,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "rate_limit_rps": 20,
     "rate_limit_connections": 20,
     "progress_deadline_s": 600,
-    "default_resources": {"cpu_request": "100m", "memory_request": "128Mi", "memory": "256Mi"},
+    "default_resources": dict(DEFAULT_RESOURCES),  # the plan has filled them: for callers without a plan
     "volume_size": "1Gi",
     "storage_class": None,
     "pdb_min_available": None,

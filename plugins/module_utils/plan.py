@@ -30,6 +30,10 @@ that may be shown at any verbosity, because it holds no secret value:
     what the Kubernetes backup CronJobs and the backup/restore/DR playbooks use.
 ``labels``
     the label names the roles put on what they create, per target.
+``default_resources``
+    what an app that sets no resources gets (``opsdeck_default_resources``, else
+    ``DEFAULT_RESOURCES``): filled into ``apps`` before they are validated, so that an app has
+    the same limits and requests on docker hosts and on Kubernetes.
 
 Placement of managed databases (primary and replicas) needs the database hosts of a role run
 and stays in ``database.placement``; it matches hosts with ``placed`` too.
@@ -43,7 +47,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps, plain
+from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
+    ModelError,
+    normalize_apps,
+    parse_cpu,
+    parse_memory,
+    plain,
+)
 from ansible_collections.opsdeck.platform.plugins.module_utils.systemd_calendar import cron_to_oncalendar
 
 PLAN_VERSION = 1
@@ -66,6 +76,77 @@ LABELS = {
         "part_of": "app.kubernetes.io/part-of",
     },
 }
+
+
+# What an app that sets no resources gets, on docker hosts and on Kubernetes alike
+# (opsdeck_default_resources overrides it): a memory limit, so that one app cannot take a host's
+# memory, and requests the scheduler (and the HPA) need. No CPU limit: a limit throttles.
+DEFAULT_RESOURCES = {"cpu_request": "100m", "memory_request": "128Mi", "memory": "256Mi"}
+_RESOURCE_KEYS = ("cpu", "cpu_request", "memory", "memory_request")
+
+
+def _check_default_resources(defaults: Any) -> dict[str, Any]:
+    if defaults is None:
+        return dict(DEFAULT_RESOURCES)
+    if not isinstance(defaults, Mapping):
+        raise ModelError([f"opsdeck_default_resources: expected a mapping with {', '.join(_RESOURCE_KEYS)}"])
+    errors = []
+    out = {}
+    for key, value in defaults.items():
+        if key not in _RESOURCE_KEYS:
+            errors.append(f"opsdeck_default_resources.{key}: unknown key; allowed: {', '.join(_RESOURCE_KEYS)}")
+        elif value is not None:
+            try:
+                (parse_cpu if key.startswith("cpu") else parse_memory)(value)
+            except ModelError as exc:
+                errors.append(f"opsdeck_default_resources.{key}: {exc}")
+            out[key] = value
+    if errors:
+        raise ModelError(errors)
+    return out
+
+
+def _filled(given: dict[str, Any], defaults: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The ``kind`` (cpu or memory) limit and request of an app, the defaults filling what it leaves
+    out: a request it omits follows its own limit (as Kubernetes does); a default limit is never
+    below the app's own request, a default request never above the limit."""
+    parse = parse_cpu if kind == "cpu" else parse_memory
+    limit_key, request_key = kind, f"{kind}_request"
+    out = {}
+    limit, request = given.get(limit_key), given.get(request_key)
+    if limit is None and defaults.get(limit_key) is not None:
+        limit = defaults[limit_key]
+        if request is not None and parse(request) > parse(limit):
+            limit = request
+    if request is None:
+        request = given.get(limit_key)
+        if request is None and defaults.get(request_key) is not None:
+            request = defaults[request_key]
+            if limit is not None and parse(request) > parse(limit):
+                request = limit
+    if limit is not None:
+        out[limit_key] = limit
+    if request is not None:
+        out[request_key] = request
+    return out
+
+
+def _with_default_resources(apps: Any, defaults: dict[str, Any]) -> Any:
+    """The raw apps with the default resources filled in, before the model validates them; an app
+    whose own values do not parse is left as it is (the validation names its field)."""
+    if not isinstance(apps, list):
+        return apps
+    out = []
+    for app in apps:
+        if isinstance(app, dict) and isinstance(app.get("resources", {}), dict):
+            given = app.get("resources", {})
+            try:
+                resources = {**given, **_filled(given, defaults, "cpu"), **_filled(given, defaults, "memory")}
+            except ModelError:
+                resources = given
+            app = {**app, "resources": resources}
+        out.append(app)
+    return out
 
 
 def placed(wanted: list[str] | None, name: str, groups: list[str] | None) -> bool:
@@ -218,10 +299,18 @@ def key(
     environment: str | None = None,
     registry: str | None = None,
     groups: dict[str, list[str]] | None = None,
+    default_resources: dict[str, Any] | None = None,
 ) -> str:
     """The digest of a plan's inputs, secret values left out (see ``build``)."""
     text = json.dumps(
-        [PLAN_VERSION, plain(_masked(apps)), environment, registry or None, _host_groups(plain(groups))],
+        [
+            PLAN_VERSION,
+            plain(_masked(apps)),
+            environment,
+            registry or None,
+            _host_groups(plain(groups)),
+            plain(default_resources),
+        ],
         sort_keys=True,
         default=str,
     )
@@ -234,10 +323,15 @@ def build(
     environment: str | None = None,
     registry: str | None = None,
     groups: dict[str, list[str]] | None = None,
+    default_resources: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The plan of a run (see the module docstring). Raises ``model.ModelError`` with every
-    finding when the model is not valid; nothing of a secret is in the result or the message."""
-    raw = plain(_masked(apps))
+    finding when the model is not valid; nothing of a secret is in the result or the message.
+
+    ``default_resources`` (``opsdeck_default_resources``; None: ``DEFAULT_RESOURCES``) fills the
+    resources an app leaves out, the same on every target."""
+    defaults = _check_default_resources(plain(default_resources))
+    raw = _with_default_resources(plain(_masked(apps)), defaults)
     groups = plain(groups)
     normalized = [_with_references(app) for app in normalize_apps(raw, environment=environment, registry=registry)]
     host_groups = _host_groups(groups)
@@ -247,7 +341,9 @@ def build(
     }
     return {
         "version": PLAN_VERSION,
-        "key": key(apps, environment=environment, registry=registry, groups=groups),
+        "key": key(
+            apps, environment=environment, registry=registry, groups=groups, default_resources=default_resources
+        ),
         "environment": environment,
         "registry": registry or None,
         "apps": normalized,
@@ -255,6 +351,7 @@ def build(
         "databases": _databases(normalized),
         "backup_jobs": _backup_jobs(normalized),
         "labels": LABELS,
+        "default_resources": defaults,
     }
 
 

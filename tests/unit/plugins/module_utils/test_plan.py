@@ -9,6 +9,8 @@ import pytest
 
 from ansible_collections.opsdeck.platform.plugins.filter.plan import FilterModule
 from ansible_collections.opsdeck.platform.plugins.module_utils import plan as p
+from ansible_collections.opsdeck.platform.plugins.module_utils.compose import deploy_spec
+from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import pod_resources
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError, normalize_apps
 
 GROUPS = {
@@ -62,7 +64,7 @@ def test_the_plans_apps_are_the_models_normalization_but_for_the_secrets() -> No
         assert planned["image_ref"] == normalized["image_ref"]
         assert set(planned["secrets"]) == set(normalized["secrets"])
         for key in normalized:
-            if key not in ("secrets", "databases"):
+            if key not in ("secrets", "databases", "resources"):
                 assert planned[key] == normalized[key], key
     assert plan["environment"] == "prod" and plan["registry"] == "reg.example:5000"
 
@@ -179,3 +181,46 @@ def test_the_filters_wrap_the_model_errors() -> None:
     assert [a["name"] for a in filters["plan_host_apps"](plan, "docker1")] == ["shop"]
     with pytest.raises(Exception, match=r"opsdeck_apps is not a valid application model \(1 finding\)"):
         filters["app_plan"]([{"name": "x"}])
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({}, {"cpu_request": "100m", "memory_request": "128Mi", "memory": "256Mi"}),
+        ({"memory": "1Gi"}, {"cpu_request": "100m", "memory_request": "1Gi", "memory": "1Gi"}),
+        ({"memory": "64Mi"}, {"cpu_request": "100m", "memory_request": "64Mi", "memory": "64Mi"}),
+        ({"memory_request": "512Mi"}, {"cpu_request": "100m", "memory_request": "512Mi", "memory": "512Mi"}),
+        ({"cpu": "2"}, {"cpu": "2", "cpu_request": "2", "memory_request": "128Mi", "memory": "256Mi"}),
+        ({"cpu_request": "250m"}, {"cpu_request": "250m", "memory_request": "128Mi", "memory": "256Mi"}),
+    ],
+)
+def test_default_resources_fill_what_the_app_leaves_out(given: dict, expected: dict) -> None:
+    app = build([{"name": "a", "image": "x/a:1", "resources": given}])["apps"][0]
+    assert {
+        k: app["resources"][k] for k in ("cpu", "cpu_request", "memory", "memory_request") if app["resources"][k]
+    } == (expected)
+
+
+def test_an_app_gets_the_same_limits_on_docker_hosts_and_on_kubernetes() -> None:
+    for resources in ({}, {"memory": "1Gi"}, {"cpu": "500m", "memory_request": "300Mi"}):
+        app = build([{"name": "a", "image": "x/a:1", "resources": resources}])["apps"][0]
+        service = deploy_spec(app)["definition"]["services"]["a"]
+        compose = service["deploy"]["resources"]
+        k8s = pod_resources(app, {"default_resources": {}})
+        assert k8s["_numbers"]["mem_limit"] == app["resources"]["memory_bytes"] > 0
+        assert compose["limits"]["memory"] == app["resources"]["memory_compose"]
+        assert compose["reservations"]["memory"] == app["resources"]["memory_request_compose"]
+        assert k8s["limits"]["memory"] == app["resources"]["memory_k8s"]
+        assert k8s["requests"]["memory"] == app["resources"]["memory_request_k8s"]
+        assert float(compose["reservations"]["cpus"]) * 1000 == k8s["_numbers"]["cpu_req"]
+
+
+def test_the_site_sets_its_own_defaults_and_bad_ones_are_named() -> None:
+    plan = build([{"name": "a", "image": "x/a:1"}], default_resources={"memory": "512Mi"})
+    assert plan["apps"][0]["resources"]["memory_k8s"] == "512Mi"
+    assert plan["apps"][0]["resources"]["cpu_request"] is None
+    assert plan["default_resources"] == {"memory": "512Mi"}
+    with pytest.raises(ModelError, match=r"opsdeck_default_resources.memory: .*examples"):
+        build([{"name": "a", "image": "x/a:1"}], default_resources={"memory": "lots"})
+    with pytest.raises(ModelError, match=r"opsdeck_default_resources.disk: unknown key"):
+        build([{"name": "a", "image": "x/a:1"}], default_resources={"disk": "1Gi"})
