@@ -44,6 +44,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ansible_collections.opsdeck.platform.plugins.module_utils import database as d
+from ansible_collections.opsdeck.platform.plugins.module_utils.backup.config import job_spec
 from ansible_collections.opsdeck.platform.plugins.module_utils.backup.errors import BackupError
 from ansible_collections.opsdeck.platform.plugins.module_utils.backup.pipeline import Settings
 from ansible_collections.opsdeck.platform.plugins.module_utils.backup_args import STORE_SPEC
@@ -318,18 +319,17 @@ def config_template(app: dict[str, Any], ns: str, opts: dict[str, Any]) -> str:
     """The engine's config.json of the app's backed-up databases, with tokens for the secrets."""
     jobs = {}
     for _i, db in backed_up(app):
-        jobs[f"{app['name']}/{db['name']}"] = {
-            "app": app["name"],
-            "database": db["name"],
-            "engine": db["engine"],
-            "host": f"{base_name(app, db)}.{ns}.svc",
-            "port": d.ENGINES[db["engine"]]["port"],
-            "user": db["user"],
-            "password": token(credentials_name(app, db), "admin"),
-            "container": None,
-            "keep": dict(db["backup"]["keep"]),
-            "verify_query": db["backup"]["verify"]["query"],
-        }
+        jobs[f"{app['name']}/{db['name']}"] = job_spec(
+            db,
+            app=app["name"],
+            database=db["name"],
+            host=f"{base_name(app, db)}.{ns}.svc",
+            port=d.ENGINES[db["engine"]]["port"],
+            password=token(credentials_name(app, db), "admin"),
+            container=None,
+            keep=db["backup"]["keep"],
+            verify_query=db["backup"]["verify"]["query"],
+        )
     config = {
         "store": _store_template(opts["store"], "store"),
         "prune_store": _store_template(opts["prune_store"], "prune_store") if opts["prune_store"] else None,

@@ -26,6 +26,19 @@ from .pipeline import Job, Settings
 from .sources import connection_from
 from .stores import Store, make_store
 
+# A job of the config file: what the backup role writes on database hosts and k8s_backup renders
+# into the backup pods' Secret (``job_spec`` makes it; ``job_from`` reads it).
+JOB_KEYS = ("app", "database", "engine", "host", "port", "user", "password", "container", "keep", "verify_query")
+
+
+def job_spec(source: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """A job of the config file from ``source`` (a job of the run's plan, or a normalized database
+    with ``app`` and ``database`` set), ``overrides`` taking precedence (the password, an address)."""
+    merged = {**source, **overrides}
+    spec = {key: merged.get(key) for key in JOB_KEYS}
+    spec["keep"] = dict(spec["keep"] or {})
+    return spec
+
 
 def load(path: str) -> dict[str, Any]:
     try:

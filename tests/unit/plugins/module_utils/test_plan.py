@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.opsdeck.platform.plugins.filter.plan import FilterModule
 from ansible_collections.opsdeck.platform.plugins.module_utils import plan as p
+from ansible_collections.opsdeck.platform.plugins.module_utils.backup.config import JOB_KEYS
 from ansible_collections.opsdeck.platform.plugins.module_utils.compose import deploy_spec
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_manifests import pod_resources
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError, normalize_apps
@@ -224,3 +225,12 @@ def test_the_site_sets_its_own_defaults_and_bad_ones_are_named() -> None:
         build([{"name": "a", "image": "x/a:1"}], default_resources={"memory": "lots"})
     with pytest.raises(ModelError, match=r"opsdeck_default_resources.disk: unknown key"):
         build([{"name": "a", "image": "x/a:1"}], default_resources={"disk": "1Gi"})
+
+
+def test_the_engines_jobs_have_one_shape_on_database_hosts_and_in_backup_pods() -> None:
+    plan = build([{**APPS[0], "databases": [APPS[0]["databases"][0]]}])
+    jobs = FilterModule().filters()["backup_engine_jobs"](plan["backup_jobs"], p.database_passwords(APPS))
+    assert set(jobs) == {"shop/shopdb"}
+    assert tuple(jobs["shop/shopdb"]) == JOB_KEYS
+    assert jobs["shop/shopdb"]["password"] == "CANARY-db-password"
+    assert jobs["shop/shopdb"]["host"] == "db1" and jobs["shop/shopdb"]["port"] == 5432
