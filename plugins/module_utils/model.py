@@ -58,6 +58,8 @@ from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from ansible_collections.opsdeck.platform.plugins.module_utils.systemd_calendar import cron_problem
+
 __all__ = [
     "APP_SCHEMA",
     "ENVIRONMENTS",
@@ -786,35 +788,10 @@ def _dns_name_problem(host: str) -> str | None:
     return None
 
 
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day-of-month", 1, 31, {}),
-    ("month", 1, 12, {m: i + 1 for i, m in enumerate(_MONTHS)}),
-    ("day-of-week", 0, 7, {d: i for i, d in enumerate(_WEEKDAYS)}),
-)
-_CRON_PART_RE = re.compile(r"^(\*|[0-9A-Za-z]+(?:-[0-9A-Za-z]+)?)(?:/([0-9]+))?$")
-
-
 def _cron_problem(expr: str) -> str | None:
-    fields = expr.split()
-    if len(fields) != 5:
-        return f"it has {len(fields)} fields"
-    for index, text in enumerate(fields):
-        label, low, high, names = _CRON_FIELDS[index]
-        for part in text.split(","):
-            match = _CRON_PART_RE.match(part)
-            if not match or (match.group(2) is not None and int(match.group(2)) == 0):
-                return f"the {label} field '{text}' is not valid"
-            if match.group(1) == "*":
-                continue
-            for bound in match.group(1).split("-"):
-                number = int(bound) if bound.isdigit() else names.get(bound.lower())
-                if number is None or not low <= number <= high:
-                    return f"the {label} field '{text}' is outside {low}-{high}"
-    return None
+    # The collection's one cron parser: the backup role schedules with it (systemd_calendar's
+    # cron_to_oncalendar), so what the model accepts is what the role can schedule.
+    return cron_problem(expr)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1905,8 +1882,3 @@ def normalize_apps(apps: Any, *, environment: str | None = None, registry: str |
     if errors:
         raise ModelError(errors)
     return [_normalize_app(app, environment, registry) for app in plain or []]
-
-
-def plain(value: Any) -> Any:
-    """``value`` as plain Python data (Ansible's tagged strings and lazy containers dropped)."""
-    return _plain(value)

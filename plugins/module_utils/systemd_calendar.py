@@ -1,14 +1,34 @@
 # Copyright (c) opsdeck platform team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Translate a 5-field cron schedule into systemd ``OnCalendar=`` expressions.
+"""The collection's one cron parser, and its translation into systemd ``OnCalendar=`` expressions.
 
-Pure functions, no Ansible: the filter ``opsdeck.platform.systemd_calendar`` and the unit
-tests call them directly. The input is a schedule as the application model accepts it
-(``minute hour day-of-month month day-of-week``; ``*``, lists, ranges, ``/step``, month and
-day names, day-of-week 0 and 7 both Sunday; no ``@daily``).
+Pure functions, standard library only, no import of another module of the collection (the
+model imports this module, so it must not import the model). ``cron_problem`` is what the
+application model validates every schedule with; ``cron_to_oncalendar`` is what the backup
+role schedules with (filter ``opsdeck.platform.systemd_calendar``). Both read a schedule
+through the same ``_parse``: a schedule the model accepts always translates, and one it
+refuses fails the translation with the same reason.
 
-Cron semantics kept here, as Vixie cron (Debian's ``cron``) implements them:
+Accepted: 5 fields ``minute hour day-of-month month day-of-week``, separated by spaces or
+tabs; in each field ``*``, a value, a range ``A-B``, a step ``/S`` on any of them, and
+comma-separated lists of these; month names ``jan``..``dec`` and day names ``sun``..``sat``
+(any case) wherever a number is; day-of-week 0 and 7 both Sunday.
+
+Refused, with a message naming the field:
+
+- a value outside the field (``60 * * * *``), an unknown name, a step of 0, a line break;
+- a range that wraps (``5-1``, ``fri-mon``, ``22-2``). Cron users usually mean Fri..Mon,
+  but Vixie cron (Debian's ``cron``) refuses such a range, Kubernetes' CronJob parser
+  (robfig/cron) refuses it and systemd refuses ``Fri..Mon``: accepting it here would mean a
+  schedule that reads differently on every target. The message gives the two ranges to
+  write instead (``5-6,0-1``);
+- a day-of-month that no month of the month field has (``0 0 31 2 *``, ``0 0 31 4,6 *``):
+  cron accepts it and never runs the job, which for a backup is a silent loss. February 29
+  is accepted (it comes in leap years);
+- macros (``@daily``, ``@hourly``, ...): the message gives the 5 fields to write.
+
+Cron semantics kept, as Vixie cron implements them:
 
 - ``N/S`` (a single value with a step) means ``N-<last>/S``; systemd's ``N/S`` means the same.
 - Day-of-month and day-of-week: when *both* are restricted (neither field starts with ``*``),
@@ -16,19 +36,29 @@ Cron semantics kept here, as Vixie cron (Debian's ``cron``) implements them:
   case gives two lines, one per day field; a timer with several ``OnCalendar=`` lines fires on
   the union. When either field starts with ``*`` (``*/2`` included) the two are ANDed, which one
   line expresses.
-
-Reversed ranges (``5-1``) are refused rather than guessed at: cron implementations disagree
-about them.
 """
 
 from __future__ import annotations
 
 import re
 
+__all__ = ["CalendarError", "cron_problem", "cron_to_oncalendar", "quote_word"]
+
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 # systemd's weekday order starts on Monday.
 _SYSTEMD_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# The most days each month can have (February 29 in leap years).
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
 
 # (label, lowest, highest, names)
 _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
@@ -39,6 +69,9 @@ _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("day-of-week", 0, 7, {d: i for i, d in enumerate(_CRON_WEEKDAYS)}),
 )
 _PART_RE = re.compile(r"^(?:(\*)|([0-9A-Za-z]+)(?:-([0-9A-Za-z]+))?)(?:/([0-9]+))?$")
+# Fields are separated by spaces and tabs; any other whitespace (a line break above all, which
+# would end a crontab line or a unit file's comment) is refused.
+_OTHER_SPACE_RE = re.compile(r"[^\S \t]")
 
 
 class CalendarError(ValueError):
@@ -67,6 +100,10 @@ def _number(text: str, label: str, low: int, high: int, names: dict[str, int], f
     return value
 
 
+def _span(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}-{last}"
+
+
 def _parse_field(text: str, index: int) -> list[_Part]:
     label, low, high, names = _FIELDS[index]
     parts: list[_Part] = []
@@ -89,12 +126,58 @@ def _parse_field(text: str, index: int) -> list[_Part]:
         else:
             last = first
         if last < first:
+            top = 6 if index == 4 else high  # day-of-week: 7 is Sunday again, 0 says it
             raise CalendarError(
-                f"the {label} field {text!r}: the range {element!r} runs backwards; write it as two ranges "
-                f"(e.g. '{start}-{high},{low}-{end}')"
+                f"the {label} field {text!r}: the range {element!r} runs backwards (a range does not wrap "
+                f"around the end of the field); write it as two ranges (e.g. '{_span(first, top)},{_span(low, last)}')"
             )
         parts.append(_Part(first, last, step, False))
     return parts
+
+
+def _parse(schedule: str) -> tuple[list[str], list[list[_Part]]]:
+    """The fields of ``schedule`` and their parts; CalendarError (the reason, no prefix) if it is not valid."""
+    if _OTHER_SPACE_RE.search(schedule):
+        raise CalendarError("it holds a line break or other whitespace than spaces and tabs between its fields")
+    fields = schedule.split()
+    if len(fields) == 1 and fields[0].lower() in _MACROS:
+        raise CalendarError(
+            f"macros such as {fields[0]} are not accepted; write the 5 fields: {_MACROS[fields[0].lower()]!r}"
+        )
+    if len(fields) != 5:
+        raise CalendarError(f"it has {len(fields)} fields")
+    parsed = [_parse_field(text, i) for i, text in enumerate(fields)]
+    dom_restricted, dow_restricted = not fields[2].startswith("*"), not fields[4].startswith("*")
+    if dom_restricted and not dow_restricted:
+        # Day-of-month ANDed with the weekdays: it must name a day that one of the months has.
+        days = set().union(*(p.values() for p in parsed[2]))
+        months = set().union(*(p.values() for p in parsed[3]))
+        if min(days) > max(_MONTH_DAYS[m - 1] for m in months):
+            raise CalendarError(
+                f"the day-of-month field {fields[2]!r} names no day that a month of the month field {fields[3]!r} "
+                "has (February has 29 days at most; April, June, September and November 30), so it never fires"
+            )
+    return fields, parsed
+
+
+def cron_problem(schedule: str) -> str | None:
+    """What is wrong with the 5-field cron ``schedule`` (naming the field), or None when it is valid.
+
+    The application model validates every schedule with this function, and ``cron_to_oncalendar``
+    refuses exactly the schedules it has a problem with, with the same reason.
+
+    >>> cron_problem("60 2 * * *")
+    "the minute field '60': 60 is outside 0-59"
+    >>> cron_problem("0 2 * * fri") is None
+    True
+    """
+    if not isinstance(schedule, str):
+        return f"it is {type(schedule).__name__}, not a string"
+    try:
+        _parse(schedule)
+    except CalendarError as exc:
+        return str(exc)
+    return None
 
 
 def _two(value: int) -> str:
@@ -107,12 +190,15 @@ def _render_numeric(parts: list[_Part], low: int, high: int) -> str:
         return "*"
     rendered: list[str] = []
     for p in parts:
-        if p.step and p.step > 1:
+        values = p.values()
+        if len(values) == 1:
+            # A step that never gets past its start (0-5/10, */24): systemd refuses a repetition
+            # that leaves its range, cron fires on the one value.
+            rendered.append(_two(values[0]))
+        elif p.step and p.step > 1:
             # systemd's "A/S" runs to the end of the component, like cron's "A-<last>/S".
             span = _two(p.first) if p.last == high else f"{_two(p.first)}..{_two(p.last)}"
             rendered.append(f"{span}/{p.step}")
-        elif p.first == p.last:
-            rendered.append(_two(p.first))
         elif p.first == low and p.last == high:
             return "*"
         else:
@@ -159,20 +245,17 @@ def cron_to_oncalendar(schedule: str) -> list[str]:
     >>> cron_to_oncalendar("30 4 1,15 * mon")
     ['*-*-01,15 04:30:00', 'Mon *-*-* 04:30:00']
 
-    Raises CalendarError with the field and the reason when the schedule is not valid.
+    Raises CalendarError when the schedule is not valid: ``'<schedule>' is not a 5-field cron
+    schedule (...): <reason>``, the reason being what ``cron_problem`` says.
     """
     if not isinstance(schedule, str):
         raise CalendarError(f"expected a 5-field cron schedule as a string, got {type(schedule).__name__}")
-    fields = schedule.split()
-    if len(fields) != 5:
-        raise CalendarError(
-            f"{schedule!r} is not a 5-field cron schedule (minute hour day-of-month month day-of-week): "
-            f"it has {len(fields)} fields"
-        )
     try:
-        minute, hour, dom, month, dow = (_parse_field(text, i) for i, text in enumerate(fields))
+        fields, (minute, hour, dom, month, dow) = _parse(schedule)
     except CalendarError as exc:
-        raise CalendarError(f"{schedule!r}: {exc}") from None
+        raise CalendarError(
+            f"{schedule!r} is not a 5-field cron schedule (minute hour day-of-month month day-of-week): {exc}"
+        ) from None
 
     time = f"{_render_numeric(hour, 0, 23)}:{_render_numeric(minute, 0, 59)}:00"
     month_text = _render_numeric(month, 1, 12)

@@ -464,7 +464,7 @@ def test_backup_pitr_given_is_filled_with_defaults() -> None:
         ),
         (
             {"diff_schedule": "0 25 * * *"},
-            "app 'web': field 'databases[0].backup.pitr.diff_schedule': ...: the hour field '25' is outside 0-23",
+            "app 'web': field 'databases[0].backup.pitr.diff_schedule': ...: the hour field '25': 25 is outside 0-23",
         ),
         (
             {"enabled": "yes"},
@@ -1388,33 +1388,48 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str]] = [
     (
         "schedule macro",
         {"databases": [{"name": "d", "engine": "redis", "backup": {"schedule": "@daily"}}]},
-        "app 'web': field 'databases[0].backup.schedule': '@daily' is not a 5-field cron schedule ...: it has 1 fields",
+        "app 'web': field 'databases[0].backup.schedule': '@daily' is not a 5-field cron schedule ...: macros such as "
+        "@daily are not accepted; write the 5 fields: '0 0 * * *'",
     ),
     (
         "schedule minute",
         {"databases": [{"name": "d", "engine": "redis", "backup": {"schedule": "60 2 * * *"}}]},
-        "app 'web': field 'databases[0].backup.schedule': '60 2 * * *' is not a ...: the minute field '60' is outside "
-        "0-59",
+        "app 'web': field 'databases[0].backup.schedule': '60 2 * * *' is not a ...: the minute field '60': 60 is "
+        "outside 0-59",
     ),
     (
         "schedule month",
         {"databases": [{"name": "d", "engine": "redis", "backup": {"schedule": "0 2 * 13 *"}}]},
-        "app 'web': field 'databases[0].backup.schedule': ...: the month field '13' is outside 1-12",
+        "app 'web': field 'databases[0].backup.schedule': ...: the month field '13': 13 is outside 1-12",
     ),
     (
         "schedule name",
         {"databases": [{"name": "d", "engine": "redis", "backup": {"schedule": "0 2 * * funday"}}]},
-        "app 'web': field 'databases[0].backup.schedule': ...: the day-of-week field 'funday' is outside 0-7",
+        "app 'web': field 'databases[0].backup.schedule': ...: the day-of-week field 'funday': 'funday' is not a "
+        "number or a name (sun, mon, tue, wed, thu, fri, sat)",
     ),
     (
         "schedule step",
         {"databases": [{"name": "d", "engine": "redis", "backup": {"schedule": "*/0 2 * * *"}}]},
-        "app 'web': field 'databases[0].backup.schedule': ...: the minute field '*/0' is not valid",
+        "app 'web': field 'databases[0].backup.schedule': ...: the minute field '*/0': a step of 0 never advances",
     ),
     (
         "schedule syntax",
         {"databases": [{"name": "d", "engine": "redis", "backup": {"schedule": "0 2 ? * *"}}]},
-        "app 'web': field 'databases[0].backup.schedule': ...: the day-of-month field '?' is not valid",
+        "app 'web': field 'databases[0].backup.schedule': ...: the day-of-month field '?': '?' is not '*', a value, "
+        "a range or a step",
+    ),
+    (
+        "schedule wrapping range",
+        {"databases": [{"name": "d", "engine": "redis", "backup": {"schedule": "0 2 * * 5-1"}}]},
+        "app 'web': field 'databases[0].backup.schedule': ...: the day-of-week field '5-1': the range '5-1' runs "
+        "backwards (a range does not wrap around the end of the field); write it as two ranges (e.g. '5-6,0-1')",
+    ),
+    (
+        "schedule never fires",
+        {"databases": [{"name": "d", "engine": "redis", "backup": {"verify": {"schedule": "0 0 31 2 *"}}}]},
+        "app 'web': field 'databases[0].backup.verify.schedule': ...: the day-of-month field '31' names no day that "
+        "a month of the month field '2' has ..., so it never fires",
     ),
     (
         "schedule type",

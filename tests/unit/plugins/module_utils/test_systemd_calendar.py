@@ -20,11 +20,14 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.opsdeck.platform.plugins.filter.systemd_calendar import FilterModule
-from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
+from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError, normalize_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.systemd_calendar import (
     CalendarError,
+    cron_problem,
     cron_to_oncalendar,
 )
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 
 EXPECTED = [
     ("0 2 * * *", ["*-*-* 02:00:00"]),
@@ -50,6 +53,13 @@ EXPECTED = [
     ("0 0 1-31 * 1", ["*-*-* 00:00:00"]),  # OR with every day of the month: every day
     ("0-59 0-23 1-31 1-12 *", ["*-*-* *:*:00"]),
     ("  0   2 *  * *  ", ["*-*-* 02:00:00"]),
+    ("0\t2 * * *", ["*-*-* 02:00:00"]),
+    ("0 0 29 2 *", ["*-02-29 00:00:00"]),  # leap years only, but it does fire
+    ("0 0 31 2 mon", ["*-02-31 00:00:00", "Mon *-02-* 00:00:00"]),  # ORed: the Mondays of February
+    # A step that never gets past its start: systemd refuses a repetition beyond its range.
+    ("0-5/10 * * * *", ["*-*-* *:00:00"]),
+    ("*/100 */24 */31 */12 *", ["*-01-01 00:00:00"]),
+    ("*/59 1-2/1 */30 */11 *", ["*-01/11-01/30 01..02:00/59:00"]),
 ]
 
 
@@ -62,7 +72,9 @@ def test_translation(schedule: str, expected: list[str]) -> None:
     ("schedule", "message"),
     [
         ("0 2 * *", "'0 2 * *' is not a 5-field cron schedule (minute hour day-of-month month day-of-week): it has 4"),
-        ("@daily", "it has 1 fields"),
+        ("@daily", "macros such as @daily are not accepted; write the 5 fields: '0 0 * * *'"),
+        ("@HOURLY", "macros such as @HOURLY are not accepted; write the 5 fields: '0 * * * *'"),
+        ("0 2 * *\n*", "it holds a line break or other whitespace than spaces and tabs between its fields"),
         ("60 2 * * *", "the minute field '60': 60 is outside 0-59"),
         ("0 24 * * *", "the hour field '24': 24 is outside 0-23"),
         ("0 0 0 * *", "the day-of-month field '0': 0 is outside 1-31"),
@@ -73,9 +85,20 @@ def test_translation(schedule: str, expected: list[str]) -> None:
         ("*/0 * * * *", "the minute field '*/0': a step of 0 never advances"),
         (
             "0 22-2 * * *",
-            "the hour field '22-2': the range '22-2' runs backwards; write it as two ranges (e.g. '22-23,0-2')",
+            "the hour field '22-2': the range '22-2' runs backwards (a range does not wrap around the end of the "
+            "field); write it as two ranges (e.g. '22-23,0-2')",
         ),
-        ("0 0 * * fri-mon", "the range 'fri-mon' runs backwards"),
+        (
+            "0 0 * * fri-mon",
+            "the range 'fri-mon' runs backwards (a range does not wrap around the end of the field); "
+            "write it as two ranges (e.g. '5-6,0-1')",
+        ),
+        ("0 0 * * 6-1", "write it as two ranges (e.g. '6,0-1')"),
+        ("0 0 * dec-jan *", "the month field 'dec-jan': the range 'dec-jan' runs backwards"),
+        ("0 0 28-3 * *", "the day-of-month field '28-3': the range '28-3' runs backwards"),
+        ("0 0 31 2 *", "the day-of-month field '31' names no day that a month of the month field '2' has"),
+        ("0 0 30,31 feb *", "the day-of-month field '30,31' names no day that a month of the month field 'feb'"),
+        ("0 0 31 4,6,9,11 */2", "the day-of-month field '31' names no day"),
         ("1,,2 * * * *", "the minute field '1,,2': '' is not '*', a value, a range or a step"),
         ("0 0 L * *", "the day-of-month field 'L': 'L' is not a number"),
     ],
@@ -84,7 +107,9 @@ def test_errors_name_the_field(schedule: str, message: str) -> None:
     with pytest.raises(CalendarError) as err:
         cron_to_oncalendar(schedule)
     assert message in str(err.value)
-    assert str(err.value).startswith(repr(schedule)) or "fields" in str(err.value)
+    assert str(err.value).startswith(
+        f"{schedule!r} is not a 5-field cron schedule (minute hour day-of-month month day-of-week): "
+    )
 
 
 def test_not_a_string() -> None:
@@ -125,6 +150,98 @@ def test_model_defaults_translate() -> None:
     assert cron_to_oncalendar(dbs[0]["backup"]["schedule"]) == ["*-*-* 02:00:00"]
     assert cron_to_oncalendar(dbs[1]["backup"]["schedule"]) == ["Mon..Fri *-*-* 00/6:15:00"]
     assert cron_to_oncalendar(dbs[1]["backup"]["verify"]["schedule"]) == ["Sun *-*-* 05:00:00"]
+
+
+# ---------------------------------------------------------------------------------------------
+# One parser: the model accepts exactly what the backup role can schedule.
+
+# (schedule, valid)
+AGREEMENT = [
+    ("0 2 * * *", True),
+    ("*/15 * * * *", True),
+    ("0 2 * * mon-fri", True),
+    ("0 2 * * MON-Fri", True),
+    ("0 2 * * 7", True),
+    ("0 2 * * 5-7", True),
+    ("0 2 * * 5-6,0-1", True),  # Fri..Mon, as cron reads it everywhere
+    ("0 0 1 jan-mar/2 *", True),
+    ("5/10 1-23/2 * * *", True),
+    ("0-5/10 * * * *", True),
+    ("30 4 1,15 * mon", True),
+    ("0 0 31 * *", True),
+    ("0 0 31 1-3 *", True),
+    ("0 0 29 2 *", True),
+    ("0 0 31 2 mon", True),
+    ("0 0 31 2 *", False),
+    ("0 0 30 feb *", False),
+    ("0 2 * * 5-1", False),
+    ("0 2 * * fri-mon", False),
+    ("0 22-2 * * *", False),
+    ("0 0 * dec-jan *", False),
+    ("0 0 28-3 * *", False),
+    ("60 * * * *", False),
+    ("0 24 * * *", False),
+    ("0 0 0 * *", False),
+    ("0 0 * 13 *", False),
+    ("0 0 * * 8", False),
+    ("*/0 * * * *", False),
+    ("0 2 ? * *", False),
+    ("0 0 L * *", False),
+    ("0 2 * * funday", False),
+    ("@daily", False),
+    ("@reboot", False),
+    ("0 2 * *", False),
+    ("0 2 * * * *", False),
+    ("0 2 * *\n*", False),
+]
+
+
+def _model_problem(schedule: str) -> str | None:
+    """The model's finding about ``schedule`` as databases[0].backup.schedule, or None when it accepts it."""
+    db = {"name": "d", "engine": "postgres", "backup": {"schedule": schedule}}
+    try:
+        normalize_apps([{"name": "web", "image": "acme/web:1.0", "databases": [db]}])
+    except ModelError as exc:
+        findings = [e for e in exc.errors if "'databases[0].backup.schedule'" in e]
+        assert findings, exc.errors
+        return findings[0]
+    return None
+
+
+def _conversion_problem(schedule: str) -> str | None:
+    try:
+        cron_to_oncalendar(schedule)
+    except CalendarError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.parametrize(("schedule", "valid"), AGREEMENT)
+def test_model_accepts_exactly_what_converts(schedule: str, valid: bool) -> None:
+    model, conversion, problem = _model_problem(schedule), _conversion_problem(schedule), cron_problem(schedule)
+    assert (model is None, conversion is None, problem is None) == (valid, valid, valid), (model, conversion)
+    if not valid:
+        # The same reason in both messages.
+        assert model is not None and conversion is not None and problem
+        assert model.endswith(f": {problem}") and conversion.endswith(f": {problem}")
+        assert f"{schedule!r} is not a 5-field cron schedule" in model
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not on PATH: calendars not checked by systemd")
+@pytest.mark.parametrize("schedule", [schedule for schedule, valid in AGREEMENT if valid])
+def test_systemd_analyze_accepts_every_conversion(schedule: str) -> None:
+    calendars = cron_to_oncalendar(schedule)
+    proc = subprocess.run(
+        [str(SYSTEMD_ANALYZE), "calendar", *calendars],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TZ": "UTC"},
+        check=False,
+    )
+    assert proc.returncode == 0, f"systemd-analyze refused {calendars}: {proc.stderr}"
+    elapses = re.findall(r"Next elapse: (.+)", proc.stdout)
+    assert len(elapses) == len(calendars), proc.stdout
+    assert any(e.strip() != "never" for e in elapses), f"{calendars} never fire: {proc.stdout}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,8 +313,10 @@ def _systemd_firings(expressions: list[str], start: datetime.datetime, count: in
     return times[:count]
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here")
-@pytest.mark.parametrize("schedule", [schedule for schedule, _expected in EXPECTED])
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not on PATH: firings not compared")
+@pytest.mark.parametrize(
+    "schedule", list(dict.fromkeys([schedule for schedule, _expected in EXPECTED] + [s for s, ok in AGREEMENT if ok]))
+)
 def test_systemd_fires_when_cron_does(schedule: str) -> None:
     start = datetime.datetime(2026, 1, 30, 23, 58)
     count = 40
