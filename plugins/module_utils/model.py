@@ -1882,3 +1882,8 @@ def normalize_apps(apps: Any, *, environment: str | None = None, registry: str |
     if errors:
         raise ModelError(errors)
     return [_normalize_app(app, environment, registry) for app in plain or []]
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain Python data (Ansible's tagged strings and lazy containers dropped)."""
+    return _plain(value)
