@@ -68,6 +68,10 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_databases imp
 )
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError, parse_cpu, parse_memory
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import backup_rules
+from ansible_collections.opsdeck.platform.plugins.module_utils.systemd_calendar import (
+    CalendarError,
+    cron_for_kubernetes,
+)
 
 # The image's user (images/backup-engine/Dockerfile): numbers, for runAsNonRoot.
 UID = 10001
@@ -264,6 +268,16 @@ def check(apps: list[dict[str, Any]], opts: dict[str, Any]) -> list[str]:
         Settings(recipients=list(opts["recipients"] or []), compression_level=opts["compression_level"]).validate()
     except BackupError as exc:
         findings.append(f"opsdeck_backup_{exc} ({why})")
+    for app, i, db in wanting:
+        for key, schedule in (
+            ("schedule", db["backup"]["schedule"]),
+            ("verify.schedule", db["backup"]["verify"]["schedule"]),
+        ):
+            try:
+                if schedule:
+                    cron_for_kubernetes(schedule)
+            except CalendarError as exc:
+                findings.append(f"app {app['name']!r}: field 'databases[{i}].backup.{key}': {exc} (on Kubernetes)")
     if opts["verify"] and not opts["identity"]:
         for app, i, db in wanting:
             if db["backup"]["verify"]["schedule"]:
@@ -408,7 +422,9 @@ def _cronjob(app: dict[str, Any], db: dict[str, Any], ns: str, opts: dict[str, A
     pod_labels = _pod_labels(app, db, step)
     labels = {**companion_labels(app), **pod_labels}
     spec: dict[str, Any] = {
-        "schedule": db["backup"]["schedule"] if step == "run" else db["backup"]["verify"]["schedule"],
+        "schedule": cron_for_kubernetes(
+            db["backup"]["schedule"] if step == "run" else db["backup"]["verify"]["schedule"]
+        ),
         "concurrencyPolicy": "Forbid",
         "startingDeadlineSeconds": opts["starting_deadline_s"],
         "successfulJobsHistoryLimit": opts["history_limit"],

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CalendarError", "cron_problem", "cron_to_oncalendar", "quote_word"]
+__all__ = ["CalendarError", "cron_for_kubernetes", "cron_problem", "cron_to_oncalendar", "quote_word"]
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -178,6 +178,34 @@ def cron_problem(schedule: str) -> str | None:
     except CalendarError as exc:
         return str(exc)
     return None
+
+
+def cron_for_kubernetes(schedule: str) -> str:
+    """``schedule`` as a Kubernetes CronJob takes it, firing when cron does.
+
+    The CronJob controller (robfig/cron) reads day-of-week 0-6 only: a 7 (Sunday) is written 0.
+    It also ORs the two day fields when one of them is a stepped star (``*/2``), where cron and
+    systemd AND them; that has no faithful translation, so it raises CalendarError naming the
+    field. Raises CalendarError for a schedule ``cron_problem`` refuses.
+
+    >>> cron_for_kubernetes("0 2 * * 5-7")
+    '0 2 * * 0,5,6'
+    >>> cron_for_kubernetes("0 2 * * mon-fri")
+    '0 2 * * mon-fri'
+    """
+    fields, parsed = _parse(schedule)
+    dom, dow = fields[2], fields[4]
+    stepped = [text for text in (dom, dow) if text.startswith("*/") and text != "*/1"]
+    other = dow if stepped and stepped[0] == dom else dom
+    if stepped and not other.startswith("*"):
+        raise CalendarError(
+            f"{stepped[0]!r} with the restricted day field {other!r}: cron fires on the days both name, a Kubernetes "
+            "CronJob on the days either names; name the days of the stepped field one by one (e.g. '1-31/2')"
+        )
+    if any(p.last == 7 for p in parsed[4]):
+        days = sorted({day % 7 for p in parsed[4] for day in p.values()})
+        fields[4] = "*" if len(days) == 7 else ",".join(str(day) for day in days)
+    return " ".join(fields)
 
 
 def _two(value: int) -> str:

@@ -269,3 +269,13 @@ def test_given_keys_are_the_names_the_role_sends() -> None:
     rel = release(shop(PG), prune_store=prune)
     config = by(rel["manifests"], "Secret", "shop-backup")["stringData"]["config.json"]
     assert "__opsdeck__given__opsdeck-backup-prune-store-secret-key__" in config
+
+
+def test_schedules_are_written_as_the_cronjob_controller_reads_them() -> None:
+    """robfig/cron takes weekdays 0-6 only, and ORs a stepped star with a restricted day field."""
+    sunday = {**PG, "backup": {**PG["backup"], "schedule": "0 2 * * 5-7"}}
+    cron = by(release(shop(sunday))["manifests"], "CronJob", "shop-orders-db-backup")
+    assert cron["spec"]["schedule"] == "0 2 * * 0,5,6"
+    odd = {**PG, "backup": {**PG["backup"], "schedule": "0 3 */2 * sun"}}
+    with pytest.raises(Exception, match=r"field 'databases\[0\]\.backup\.schedule': '\*/2' with the restricted"):
+        release(shop(odd))

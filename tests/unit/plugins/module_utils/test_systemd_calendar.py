@@ -23,6 +23,7 @@ from ansible_collections.opsdeck.platform.plugins.filter.systemd_calendar import
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError, normalize_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.systemd_calendar import (
     CalendarError,
+    cron_for_kubernetes,
     cron_problem,
     cron_to_oncalendar,
 )
@@ -321,3 +322,25 @@ def test_systemd_fires_when_cron_does(schedule: str) -> None:
     start = datetime.datetime(2026, 1, 30, 23, 58)
     count = 40
     assert _systemd_firings(cron_to_oncalendar(schedule), start, count) == _cron_firings(schedule, start, count)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("0 2 * * *", "0 2 * * *"),
+        ("0 2 * * 7", "0 2 * * 0"),
+        ("0 2 * * 5-7", "0 2 * * 0,5,6"),
+        ("0 2 * * 0-7", "0 2 * * *"),
+        ("0 2 * * mon-fri", "0 2 * * mon-fri"),
+        ("0 3 */2 * *", "0 3 */2 * *"),
+    ],
+)
+def test_kubernetes_gets_the_same_days_in_the_form_its_cron_reads(schedule: str, expected: str) -> None:
+    assert cron_for_kubernetes(schedule) == expected
+
+
+def test_a_stepped_star_with_a_restricted_day_field_is_refused_for_kubernetes() -> None:
+    with pytest.raises(CalendarError, match=r"'\*/2' with the restricted day field 'sun'"):
+        cron_for_kubernetes("0 3 */2 * sun")
+    with pytest.raises(CalendarError, match="runs backwards"):
+        cron_for_kubernetes("0 2 * * 5-1")
