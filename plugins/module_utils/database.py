@@ -67,7 +67,7 @@ class DatabaseError(ModelError):
     """A managed database cannot be run as described (each message names the app and the field)."""
 
 
-def _field(app: dict[str, Any], index: int, key: str) -> str:
+def field_name(app: dict[str, Any], index: int, key: str) -> str:
     return f"app '{app['name']}': field 'databases[{index}].{key}'"
 
 
@@ -136,7 +136,7 @@ def placement(app: dict[str, Any], index: int, hosts: list[dict[str, Any]]) -> d
             f"need {need} docker hosts"
         )
         raise DatabaseError(
-            f"{_field(app, index, 'replicas' if need > 1 else 'hosts')}: {what} "
+            f"{field_name(app, index, 'replicas' if need > 1 else 'hosts')}: {what} "
             f"matching {source} ({', '.join(wanted) or 'every host'}); found {len(candidates)}: {found}"
         )
     return {"primary": candidates[0], "replicas": candidates[1:need]}
@@ -283,7 +283,7 @@ def _server(
         # MYSQL_UNIX_PORT; so the project mounts an option file that the packages' my.cnf reads
         # last (mariadb.conf.d), pointing server and clients at /tmp. (A tmpfs at /run/mysqld
         # would need the image's uid: Docker 20.10 mounts it root 0755 whatever its mode= says.)
-        service["environment"] = {"MARIADB_DATABASE": db["name"], "MARIADB_USER": _app_user(db)}
+        service["environment"] = {"MARIADB_DATABASE": db["name"], "MARIADB_USER": app_user(db)}
         service["volumes"].append(
             {"type": "bind", "source": f"./{MARIADB_OPTION_FILE}", "target": MARIADB_OPTION_PATH, "read_only": True}
         )
@@ -374,7 +374,7 @@ def exporter_files(project: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def _app_user(db: dict[str, Any]) -> str:
+def app_user(db: dict[str, Any]) -> str:
     """The application's own login (not the admin): ``<name>_app``, cut to the engine's limit."""
     return f"{db['name'][:28]}_app"
 
@@ -397,7 +397,7 @@ def definition(
     exporter_image = exporter_images.get(engine)
     if not exporter_image:
         raise DatabaseError(
-            f"{_field(app, index, 'engine')}: no exporter image for {engine} in database_exporter_images"
+            f"{field_name(app, index, 'engine')}: no exporter image for {engine} in database_exporter_images"
         )
     port = ENGINES[engine]["port"]
     upstream = upstream or {"host": server_name(app, db), "port": port}
@@ -445,7 +445,7 @@ def image_for(app: dict[str, Any], index: int, images: dict[str, Any]) -> str:
     if not ref:
         known = ", ".join(sorted(map(str, by_version))) or "none"
         raise DatabaseError(
-            f"{_field(app, index, 'version')}: no {db['engine']} image for version {db['version']!r} in "
+            f"{field_name(app, index, 'version')}: no {db['engine']} image for version {db['version']!r} in "
             f"database_images.{db['engine']} (versions with an image: {known})"
         )
     return str(ref)
@@ -484,7 +484,7 @@ def plan(
                 if replica and addresses and addresses.get(where["primary"]):
                     if not db.get("host_port"):
                         raise DatabaseError(
-                            f"{_field(app, index, 'host_port')}: a replica on another host reaches the primary at "
+                            f"{field_name(app, index, 'host_port')}: a replica on another host reaches the primary at "
                             f"{addresses[where['primary']]} through a published port; set host_port"
                         )
                     upstream = {"host": addresses[where["primary"]], "port": db["host_port"]}
@@ -516,10 +516,10 @@ def plan(
                         "primary_host": where["primary"],
                         "server": server_name(app, db, replica),
                         "user": db["user"],
-                        "app_user": _app_user(db),
+                        "app_user": app_user(db),
                         "volume": compose["volumes"]["data"]["name"],
                         "definition": compose,
-                        "field": _field(app, index, "version"),
+                        "field": field_name(app, index, "version"),
                     }
                 )
         except DatabaseError as exc:
@@ -676,7 +676,7 @@ def connection_secrets(
             ):
                 put(name, value)
             continue
-        user, password = _app_user(db), _need(creds, "app", where)
+        user, password = app_user(db), _need(creds, "app", where)
         scheme = "postgresql" if db["engine"] == "postgres" else "mysql"
         url = f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(db['name'], safe='')}"
         put(key, url)

@@ -29,7 +29,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.model import ModelError
+from ansible_collections.opsdeck.platform.plugins.module_utils.model import DNS_LABEL_PATTERN, ModelError
+
+# The Prometheus duration rule is monitoring.py's (the docker hosts' settings); the renderers read it from here.
+from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import (  # noqa: F401
+    PROMETHEUS_DURATION,
+    check_prometheus_duration,
+)
 
 # The value of LABEL_MANAGED_BY on everything the collection applies (the prune selectors' key).
 MANAGED_BY = "opsdeck"
@@ -52,18 +58,9 @@ LABEL_DATABASE_ROLE = "opsdeck.io/database-role"
 LABEL_APP = "opsdeck.io/app"
 
 # A DNS-1123 label (namespace, Service and most object names): at most 63 characters.
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_LABEL = re.compile(DNS_LABEL_PATTERN)  # the model's rule
 # A label value (without the 63-character limit, checked apart where it matters).
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
-# A Prometheus duration (scrape intervals, retention): the same pattern and message as monitoring.py's
-# check of the docker hosts' settings, private there (a unit test keeps the two equal).
-PROMETHEUS_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
-
-
-def check_prometheus_duration(value: Any, where: str, findings: list[str]) -> None:
-    """A finding in ``findings`` when ``value`` is not a Prometheus duration (monitoring.py's wording)."""
-    if not isinstance(value, str) or not PROMETHEUS_DURATION.match(value):
-        findings.append(f"{where}: {value!r} is not a Prometheus duration (examples: 30s, 5m, 1h30m)")
 
 
 class K8sRenderError(ModelError):

@@ -167,7 +167,7 @@ def check(app: dict[str, Any]) -> list[str]:
     findings = []
     seen: dict[str, int] = {}
     for i, db in managed_databases(app):
-        where = d._field(app, i, "name")  # the docker side's wording of a field
+        where = d.field_name(app, i, "name")  # the docker side's wording of a field
         base = base_name(app, db)
         if len(base) > MAX_BASE or not DNS_LABEL.match(base):
             findings.append(
@@ -181,7 +181,7 @@ def check(app: dict[str, Any]) -> list[str]:
             )
         seen.setdefault(base, i)
         if db["engine"] not in K8S_ENGINES:
-            findings.append(f"{d._field(app, i, 'engine')}: {db['engine']} cannot run on Kubernetes here")
+            findings.append(f"{d.field_name(app, i, 'engine')}: {db['engine']} cannot run on Kubernetes here")
     return findings
 
 
@@ -288,7 +288,7 @@ def _project(app: dict[str, Any], db: dict[str, Any], role: str, server: str) ->
         "role": role,
         "server": server,
         "user": db["user"],
-        "app_user": d._app_user(db),  # the same login as on docker hosts
+        "app_user": d.app_user(db),  # the same login as on docker hosts
     }
 
 

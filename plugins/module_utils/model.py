@@ -108,7 +108,7 @@ CPU_EXAMPLES = "examples: 500m, 0.5, 2"
 _APP_NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"
 # Kubernetes IANA_SVC_NAME: 1..15 characters, at least one letter, no '--', no '-' at either end.
 _PORT_NAME_PATTERN = r"^(?=.{1,15}$)(?!.*--)(?=[^a-z]*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-_DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 _ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 _SECRET_NAME_PATTERN = r"^[A-Z_][A-Z0-9_]*$"
 _DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
@@ -361,7 +361,7 @@ APP_SCHEMA: dict[str, Any] = {
                             "a volume name: lowercase letters, digits and '-', 1 to 63 characters, "
                             "starting and ending with a letter or digit",
                             type="string",
-                            pattern=_DNS_LABEL_PATTERN,
+                            pattern=DNS_LABEL_PATTERN,
                         ),
                         "path": _ABS_PATH,
                         "read_only": _BOOL,
@@ -783,7 +783,7 @@ def _dns_name_problem(host: str) -> str | None:
             return "it has an empty label (two dots in a row, or a dot at either end)"
         if len(label) > 63:
             return f"label {_show(label, 24)} is {len(label)} characters long, at most 63 are allowed"
-        if not re.match(_DNS_LABEL_PATTERN, label):
+        if not re.match(DNS_LABEL_PATTERN, label):
             return f"label {_show(label, 24)} may only hold a-z, 0-9 and '-', and may not start or end with '-'"
     return None
 

@@ -47,7 +47,7 @@ _SECRET_FIELDS = {"auth_password", "api_url", "routing_key", "url"}
 _ROUTE_FIELDS = {"receiver", "team", "severity", "app", "continue", "group_by"}
 _SEVERITIES = ("critical", "warning", "info", "none")
 _RECEIVER_NAME_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
-_DURATION_RE = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+PROMETHEUS_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 # The fields of a rule group in Prometheus 3 (rulefmt.RuleGroup).
 _GROUP_FIELDS = {"name", "rules", "interval", "query_offset", "limit", "labels"}
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -112,8 +112,9 @@ def _num(value: float) -> str:
     return text
 
 
-def _check_duration(value: Any, where: str, findings: list[str]) -> None:
-    if not isinstance(value, str) or not _DURATION_RE.match(value):
+def check_prometheus_duration(value: Any, where: str, findings: list[str]) -> None:
+    """A finding in ``findings`` when ``value`` is not a Prometheus duration (scrape intervals, retention)."""
+    if not isinstance(value, str) or not PROMETHEUS_DURATION.match(value):
         findings.append(f"{where}: {value!r} is not a Prometheus duration (examples: 30s, 5m, 1h30m)")
 
 
@@ -130,7 +131,7 @@ def _merge_for(overrides: dict[str, Any] | None) -> dict[str, str]:
                 f"monitoring_alert_for: field '{key}': unknown alert; allowed: {', '.join(sorted(DEFAULT_ALERT_FOR))}"
             )
             continue
-        _check_duration(value, f"monitoring_alert_for: field '{key}'", findings)
+        check_prometheus_duration(value, f"monitoring_alert_for: field '{key}'", findings)
         result[key] = value
     if findings:
         raise MonitoringError(findings)
@@ -691,7 +692,7 @@ def validate_user_rules(groups: Any, where: str = "monitoring_rules") -> list[di
             )
         for key in ("interval", "query_offset"):
             if key in group:
-                _check_duration(group[key], f"{where}[{gi}] ('{gname}'): field '{key}'", findings)
+                check_prometheus_duration(group[key], f"{where}[{gi}] ('{gname}'): field '{key}'", findings)
         if "labels" in group and not isinstance(group["labels"], dict):
             findings.append(f"{where}[{gi}] ('{gname}'): field 'labels': a mapping of label names to values")
         rules = group.get("rules")
@@ -716,7 +717,7 @@ def validate_user_rules(groups: Any, where: str = "monitoring_rules") -> list[di
                 findings.append(f"{label}: field 'expr': a non-empty PromQL expression")
             for key in ("for", "keep_firing_for"):
                 if key in rule:
-                    _check_duration(rule[key], f"{label}: field '{key}'", findings)
+                    check_prometheus_duration(rule[key], f"{label}: field '{key}'", findings)
             unknown = set(rule) - {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
             if unknown:
                 findings.append(f"{label}: unknown field(s) {', '.join(sorted(unknown))}")
@@ -1151,8 +1152,8 @@ def alertmanager_config(
     good = _validate_receivers(receivers if receivers is not None else [], findings)
     names = [r["name"] for r in (receivers or []) if isinstance(r, dict) and isinstance(r.get("name"), str)]
     for label, value in (("group_wait", group_wait), ("group_interval", group_interval)):
-        _check_duration(value, f"monitoring_alertmanager_{label}", findings)
-    _check_duration(repeat_interval, "monitoring_alertmanager_repeat_interval", findings)
+        check_prometheus_duration(value, f"monitoring_alertmanager_{label}", findings)
+    check_prometheus_duration(repeat_interval, "monitoring_alertmanager_repeat_interval", findings)
     if watchdog_url and validate_probe_url(watchdog_url):
         findings.append("monitoring_alertmanager_watchdog_url: not an http(s) URL (value not shown)")
     if default_receiver is not None and default_receiver not in names:
