@@ -31,12 +31,6 @@ from typing import Any
 
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import DNS_LABEL_PATTERN, ModelError
 
-# The Prometheus duration rule is monitoring.py's (the docker hosts' settings); the renderers read it from here.
-from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import (  # noqa: F401
-    PROMETHEUS_DURATION,
-    check_prometheus_duration,
-)
-
 # The value of LABEL_MANAGED_BY on everything the collection applies (the prune selectors' key).
 MANAGED_BY = "opsdeck"
 PART_OF = "opsdeck"

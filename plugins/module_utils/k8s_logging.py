@@ -64,7 +64,6 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_common import
     LABEL_PART_OF,
     MANAGED_BY,
     PART_OF,
-    PROMETHEUS_DURATION,
     object_meta,
     prune_selector,
 )
@@ -74,6 +73,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.model import (
     parse_cpu,
     parse_memory,
 )
+from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import PROMETHEUS_DURATION
 
 STORE_RELEASE = "opsdeck-logging"
 SHIPPER_RELEASE = "opsdeck-otelcol"

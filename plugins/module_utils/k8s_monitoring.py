@@ -45,12 +45,12 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_common import
     LABEL_MANAGED_BY,
     LABEL_PART_OF,
     MANAGED_BY,
-    check_prometheus_duration,
     object_meta,
 )
 from ansible_collections.opsdeck.platform.plugins.module_utils.monitoring import (
     MonitoringError,
     base_rules,
+    check_prometheus_duration,
     probe_targets,
     validate_user_rules,
 )

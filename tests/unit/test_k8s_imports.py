@@ -17,7 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.opsdeck.platform.plugins.module_utils import k8s_common, monitoring
+from ansible_collections.opsdeck.platform.plugins.module_utils import (
+    k8s_common,
+    k8s_logging,
+    k8s_monitoring,
+    monitoring,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE_UTILS = ROOT / "plugins" / "module_utils"
@@ -211,6 +216,7 @@ def test_the_two_component_labels_keep_their_values() -> None:
 
 
 def test_the_prometheus_duration_is_the_monitoring_one() -> None:
-    """One duration rule: k8s_common hands the renderers monitoring.py's."""
-    assert k8s_common.PROMETHEUS_DURATION is monitoring.PROMETHEUS_DURATION
-    assert k8s_common.check_prometheus_duration is monitoring.check_prometheus_duration
+    """One duration rule: the renderers import monitoring.py's."""
+    assert not hasattr(k8s_common, "PROMETHEUS_DURATION")
+    assert k8s_logging.PROMETHEUS_DURATION is monitoring.PROMETHEUS_DURATION
+    assert k8s_monitoring.check_prometheus_duration is monitoring.check_prometheus_duration
