@@ -17,32 +17,6 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.backup.config imp
 from ansible_collections.opsdeck.platform.plugins.plugin_utils.filters import wrap
 
 
-def app_plan(
-    apps: Any,
-    environment: str | None = None,
-    registry: str | None = None,
-    groups: dict[str, list[str]] | None = None,
-    default_resources: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The plan of a run from ``opsdeck_apps`` (no secret value in it)."""
-    return p.build(
-        apps, environment=environment, registry=registry or None, groups=groups, default_resources=default_resources
-    )
-
-
-def app_plan_key(
-    apps: Any,
-    environment: str | None = None,
-    registry: str | None = None,
-    groups: dict[str, list[str]] | None = None,
-    default_resources: dict[str, Any] | None = None,
-) -> str:
-    """The digest of a plan's inputs (to tell whether a plan at hand is the plan of these inputs)."""
-    return p.key(
-        apps, environment=environment, registry=registry or None, groups=groups, default_resources=default_resources
-    )
-
-
 def plan_host_apps(plan: dict[str, Any], host: str, groups: list[str] | None = None) -> list[dict[str, Any]]:
     """The apps of the plan placed on ``host``."""
     return p.host_apps(plan, host, groups)
@@ -59,8 +33,8 @@ class FilterModule:
 
     def filters(self) -> dict[str, Any]:
         return {
-            "app_plan": wrap(app_plan, "opsdeck_apps is not a valid application model"),
-            "app_plan_key": wrap(app_plan_key, "opsdeck_apps: the plan's key"),
+            "app_plan": wrap(p.build, "opsdeck_apps is not a valid application model"),
+            "app_plan_key": wrap(p.key, "opsdeck_apps: the plan's key"),
             "plan_host_apps": wrap(plan_host_apps, "the plan: the apps of a host"),
             "database_passwords": p.database_passwords,
             "backup_engine_jobs": backup_engine_jobs,
