@@ -25,43 +25,12 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.plan import datab
 from ansible_collections.opsdeck.platform.plugins.plugin_utils.filters import wrap
 
 
-def database_plan(
-    apps: Any,
-    hosts: list[dict[str, Any]],
-    this_host: str,
-    images: dict[str, Any],
-    exporter_images: dict[str, Any],
-    bind_address: str = "127.0.0.1",
-    addresses: dict[str, str] | None = None,
-    environment: str | None = None,
-    registry: str | None = None,
-) -> dict[str, Any]:
-    """The managed-database work of ``this_host`` (see module_utils/database.py ``plan``) from the
-    apps of the run's plan (``opsdeck_plan.apps``: no secret value in them)."""
-    del environment  # the plan's apps carry it
-    return d.plan(
-        apps,
-        hosts,
-        this_host,
-        images=images,
-        exporter_images=exporter_images,
-        bind_address=bind_address,
-        addresses=addresses,
-        registry=registry,
-    )
-
-
 def database_connection_secrets(apps: Any, app_name: str, credentials: dict[str, Any]) -> dict[str, str]:
     """The connection settings injected into ``app_name`` from its managed databases (``apps``: the plan's)."""
     for app in apps:
         if app["name"] == app_name:
             return d.connection_secrets(app, credentials, given=app["secrets"])
     raise d.DatabaseError(f"opsdeck_apps: no app named {app_name!r}")
-
-
-def database_scrape_targets(apps: Any, hosts: list[dict[str, Any]], local_hosts: list[str] | None = None) -> Any:
-    """file_sd targets of the exporters of managed databases (job ``databases``; ``apps``: the plan's)."""
-    return d.scrape_targets(apps, hosts, local_hosts)
 
 
 def database_credentials_dir(project: dict[str, Any], root: str) -> str:
@@ -121,12 +90,12 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         what = "managed databases"
         return {
-            "database_plan": wrap(database_plan, f"{what}: the plan"),
+            "database_plan": wrap(d.plan, f"{what}: the plan"),
             "database_project_secrets": wrap(d.project_secrets, f"{what}: the secrets"),
             "database_bootstrap_sql": wrap(d.bootstrap_sql, f"{what}: the logins"),
             "database_connection_secrets": wrap(database_connection_secrets, f"{what}: the app's connection"),
             "database_version_problem": wrap(d.version_problem, f"{what}: the version"),
-            "database_scrape_targets": wrap(database_scrape_targets, f"{what}: the scrape targets"),
+            "database_scrape_targets": wrap(d.scrape_targets, f"{what}: the scrape targets"),
             "database_rules": wrap(database_rules, f"{what}: the rules"),
             "database_credentials_dir": database_credentials_dir,
             "database_given_passwords": wrap(database_given_passwords, f"{what}: the passwords"),

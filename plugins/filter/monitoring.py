@@ -50,39 +50,7 @@ def user_rules(groups: Any) -> Any:
     return _wrap(m.validate_user_rules, "monitoring_rules is not valid")(groups)
 
 
-def scrape_targets(
-    apps: Any,
-    hosts: Any = None,
-    local_hosts: list[str] | None = None,
-    probes: Any = None,
-    node_exporter_port: int = 9100,
-    docker_metrics_port: int | None = None,
-    environment: str | None = None,
-    logging_hosts: Any = None,
-    scrape_logging: bool = False,
-    logging_store_port: int = 9428,
-    logging_shipper_port: int = 9430,
-    edge_hosts: Any = None,
-    edge_exporter_port: int = 9113,
-    backup_hosts: Any = None,
-) -> Any:
-    """file_sd target lists (apps, nodes, docker, probes, victorialogs, otelcol, edge) from the model and the hosts."""
-    return _wrap(m.scrape_targets, "cannot derive scrape targets")(
-        apps,
-        hosts,
-        local_hosts=local_hosts,
-        probes=probes,
-        node_exporter_port=node_exporter_port,
-        docker_metrics_port=docker_metrics_port,
-        environment=environment,
-        logging_hosts=logging_hosts,
-        scrape_logging=scrape_logging,
-        logging_store_port=logging_store_port,
-        logging_shipper_port=logging_shipper_port,
-        edge_hosts=edge_hosts,
-        edge_exporter_port=edge_exporter_port,
-        backup_hosts=backup_hosts,
-    )
+scrape_targets = wrap(m.scrape_targets, "cannot derive scrape targets")
 
 
 def alertmanager_config(receivers: Any, **kwargs: Any) -> Any:

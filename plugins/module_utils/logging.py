@@ -395,8 +395,8 @@ def _journal_receiver(directory: str, static: dict[str, str]) -> dict[str, Any]:
 
 def collector_config(
     url: Any,
-    *,
     host: Any,
+    *,
     environment: Any = None,
     labels: Any = None,
     fields: Any = None,
