@@ -36,6 +36,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+from canary import scan_log  # tests/canary.py (this script's folder is first on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / "tests" / ".logs"
 VENV_BIN = Path(sys.executable).parent
@@ -292,9 +295,38 @@ def scenarios(only: str | None) -> list[str]:
     return [s for s in found if s not in skip]
 
 
+def scenario_secrets(name: str) -> dict[str, str]:
+    """The ``vault_*`` values of a scenario's group_vars: what must never reach its log."""
+    found = {}
+    for path in sorted((ROOT / "molecule" / name / "group_vars").glob("*/*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        found.update({k: v for k, v in data.items() if k.startswith("vault_") and isinstance(v, str)})
+    return found
+
+
+def secret_leaks(name: str) -> list[str]:
+    """The scenario's secrets found in its log (the site scenario runs at -vvv), as leaks to print.
+
+    A real run's counterpart of tests/integration/test_secret_canary.py (check mode): the values
+    are searched as they are and in base64, and a hit shows the line with the value masked.
+    """
+    canaries = scenario_secrets(name)
+    logfile = LOGS / f"molecule-{name}.log"
+    if not canaries or not logfile.exists():
+        return []
+    return [str(leak) for leak in scan_log(logfile.read_text(errors="replace"), logfile.name, canaries)]
+
+
 def tier_molecule(tier: Tier, args: argparse.Namespace) -> None:
     for name in scenarios(args.scenario):
         rc = step(tier, name, [str(VENV_BIN / "molecule"), "test", "-s", name], timeout=2400)
+        leaks = secret_leaks(name)
+        if leaks:
+            say(f"--- {tier.name}: {name}: {len(leaks)} secret value(s) in the log:")
+            for leak in leaks[:TAIL]:
+                say(f"    {leak}")
+            EXCERPTS.append((f"{tier.name}: {name}: secrets in the log", leaks[:CAUSE_LINES]))
+            rc = rc or 1
         count_simple(tier, name, rc)
 
 

@@ -9,6 +9,9 @@ runner's artifacts (``job_events/*.json``, ``stdout``, ``command``, ...) and the
 (slurp and b64encode leak that way). A hit names the canary (never its value), the task, the
 stream or artifact, and shows the line with the canary replaced by ``***<name>***``.
 
+The real-run half is the site molecule scenario: it runs at ``-vvv`` and tests/run_tiers.py searches
+its log for every ``vault_*`` value of its group_vars the same way (tests/canary.py holds the search).
+
 The run must reach the preflight of every role (and the site preflight), checked in the job events,
 so the test cannot pass by dying early. Check mode stops some tasks that need real hosts (verify
 finds no app deployed, for one): that is expected; a failure inside a preflight is not.
@@ -48,10 +51,8 @@ Run alone: ``.venv/bin/python -m pytest tests/integration/test_secret_canary.py 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -64,6 +65,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ..canary import Leak, needles, scan_text, stdout_tasks
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 LOCAL = ROOT / "inventories" / "local"
@@ -72,7 +75,6 @@ EDGE_HOST = "shop.canary.test"
 _BECH32 = "023456789ACDEFGHJKLMNPQRSTUVWXYZ"
 # The roles whose preflight the run must reach (tasks of roles/<role>/tasks/preflight.yml ran).
 ROLES = ("docker_host", "database", "compose_app", "monitoring", "logging", "backup", "edge")
-SHOW = 240  # characters of a leaking line shown around the (masked) canary
 
 
 def _hex() -> str:
@@ -283,74 +285,8 @@ def _env() -> dict[str, str]:
 # ----- what to look for, and where ---------------------------------------------------------------
 
 
-def _forms(value: str) -> dict[str, str]:
-    """The canary as it is and in base64 at each of the three alignments in a longer text."""
-    forms = {"plain": value}
-    raw = value.encode()
-    for shift in range(3):
-        encoded = base64.b64encode(b"\0" * shift + raw).decode()
-        # the first group mixes in the bytes before the canary, a partial last one those after it
-        start = 4 if shift else 0
-        end = len(encoded) - 4 if (shift + len(raw)) % 3 else len(encoded)
-        forms[f"base64/{shift}"] = encoded[start:end]
-    return forms
-
-
-@dataclass
-class Leak:
-    canary: str
-    form: str
-    where: str
-    task: str
-    line: str
-
-    def __str__(self) -> str:
-        return f"{self.canary} ({self.form}) in {self.where}, task {self.task!r}: {self.line}"
-
-
-def _masked(line: str, needles: dict[str, str], hit: str) -> str:
-    """The line cut around the hit, every canary in it replaced by ***<name>***."""
-    at = line.find(needles[hit])
-    piece = line[max(0, at - SHOW // 2) : at + len(needles[hit]) + SHOW // 2]
-    for name, needle in sorted(needles.items(), key=lambda item: -len(item[1])):
-        piece = piece.replace(needle, f"***{name}***")
-    return piece.strip()
-
-
-def _needles(canaries: dict[str, str]) -> dict[str, str]:
-    return {f"{name} [{form}]": text for name, value in canaries.items() for form, text in _forms(value).items()}
-
-
-def _scan_text(text: str, where: str, needles: dict[str, str], task_of_line) -> list[Leak]:
-    leaks = []
-    for number, line in enumerate(text.splitlines(), 1):
-        for label, needle in needles.items():
-            if needle in line:
-                name, form = label.split(" [", 1)
-                leaks.append(
-                    Leak(
-                        name, form.rstrip("]"), f"{where}:{number}", task_of_line(number), _masked(line, needles, label)
-                    )
-                )
-    return leaks
-
-
-_TASK_HEADER = re.compile(r"^(TASK|PLAY|HANDLER|RUNNING HANDLER) \[(.*)\]")
-
-
-def _stdout_tasks(text: str) -> list[str]:
-    """For each line of a stdout, the TASK/PLAY header above it."""
-    current, tasks = "(before the first task)", []
-    for line in text.splitlines():
-        match = _TASK_HEADER.match(line)
-        if match:
-            current = f"{match.group(1)} {match.group(2)}"
-        tasks.append(current)
-    return tasks
-
-
 def _scan_artifacts(artifacts: Path, canaries: dict[str, str]) -> list[Leak]:
-    needles = _needles(canaries)
+    wanted = needles(canaries)
     leaks = []
     for path in sorted(p for p in artifacts.rglob("*") if p.is_file()):
         rel = path.relative_to(artifacts.parent)
@@ -362,13 +298,13 @@ def _scan_artifacts(artifacts: Path, canaries: dict[str, str]) -> list[Leak]:
             task += f" ({event.get('event')}, host {data.get('host', '-')})"
             # the event's own stdout and its result data, one line each, so the hit names its part
             for part, value in (("stdout", event.get("stdout", "")), ("event_data", json.dumps(data, sort_keys=True))):
-                leaks += _scan_text(value, f"{rel} {part}", needles, lambda _n, t=task: t)
+                leaks += scan_text(value, f"{rel} {part}", wanted, lambda _n, t=task: t)
             continue
         if path.name in ("stdout", "stderr"):
-            tasks = _stdout_tasks(text)
-            leaks += _scan_text(text, str(rel), needles, lambda n, t=tasks: t[n - 1] if n <= len(t) else "-")
+            tasks = stdout_tasks(text)
+            leaks += scan_text(text, str(rel), wanted, lambda n, t=tasks: t[n - 1] if n <= len(t) else "-")
             continue
-        leaks += _scan_text(text, str(rel), needles, lambda _n: "-")
+        leaks += scan_text(text, str(rel), wanted, lambda _n: "-")
     return leaks
 
 
@@ -416,7 +352,7 @@ def _events(artifacts: Path) -> list[dict]:
 
 def _preflight_problems(events: list[dict], canaries: dict[str, str]) -> list[str]:
     """What says the run did not get through every preflight (messages masked)."""
-    needles = _needles(canaries)
+    wanted = needles(canaries)
     problems = []
     files = {role: f"roles/{role}/tasks/preflight.yml" for role in ROLES}
     files["site"] = "playbooks/preflight.yml"
@@ -433,7 +369,7 @@ def _preflight_problems(events: list[dict], canaries: dict[str, str]) -> list[st
             if e["event"] == "runner_on_failed" and not e["event_data"].get("ignore_errors"):
                 data = e["event_data"]
                 msg = json.dumps(data.get("res", {}).get("msg", ""))
-                for name, needle in sorted(needles.items(), key=lambda item: -len(item[1])):
+                for name, needle in sorted(wanted.items(), key=lambda item: -len(item[1])):
                     msg = msg.replace(needle, f"***{name}***")
                 problems.append(
                     f"the preflight of {role} failed on {data.get('host')} in {data.get('task')!r}: {msg[:600]}"

@@ -37,6 +37,7 @@ from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_release impor
 from ansible_collections.opsdeck.platform.plugins.module_utils.k8s_render import render_apps
 from ansible_collections.opsdeck.platform.plugins.module_utils.model import normalize_apps
 
+from ..canary import scan_log
 from .conftest import ROOT, Cluster, pod_ready, wait_until
 from .openapi_schemas import kubeconform_served
 from .test_k8s_app import Runner, recap, unique
@@ -102,7 +103,8 @@ def test_role_runs_the_managed_databases_and_keeps_their_credentials(
     assert f"+++ after: Secret {name}/{name}-orders-db-credentials" in dry.stdout
     assert name not in {n.metadata.name for n in core.list_namespace().items}
 
-    first = runner.run([app], "--diff", k8s_app_storage_class=volumes, k8s_app_wait_timeout=60)
+    # at -vvv, as AAP keeps job output: the values are searched for below, as they are and in base64
+    first = runner.run([app], "--diff", "-vvv", k8s_app_storage_class=volumes, k8s_app_wait_timeout=60)
     assert recap(first.stdout)["changed"] == 1
 
     apps = client.AppsV1Api(cluster.api)
@@ -152,10 +154,19 @@ def test_role_runs_the_managed_databases_and_keeps_their_credentials(
     )
     redis = _secret(core, name, f"{name}-cache-db-credentials")
     assert connection["REDIS_PASSWORD"] == redis["admin"]
-    output = first.stdout + first.stderr + dry.stdout
     assert "VALUE_HIDDEN" in first.stdout
-    for value in (creds["admin"], creds["app"], creds["replication"], redis["admin"]):
-        assert value not in output, "a generated password reached the output"
+    canaries = {
+        "API_TOKEN": app["secrets"]["API_TOKEN"],
+        **{f"orders {role}": creds[role] for role in ("admin", "app", "exporter", "replication")},
+        "cache admin": redis["admin"],
+        "DATABASE_URL": connection["DATABASE_URL"],
+    }
+    leaks = [
+        *scan_log(first.stdout, "stdout (-vvv)", canaries),
+        *scan_log(first.stderr, "stderr (-vvv)", canaries),
+        *scan_log(dry.stdout, "check mode stdout", canaries),
+    ]
+    assert not leaks, "a secret reached the output:\n" + "\n".join(map(str, leaks))
     secret = core.read_namespaced_secret(f"{name}-orders-db-credentials", name)
     assert any(m.manager == "opsdeck" and m.operation == "Apply" for m in secret.metadata.managed_fields)
     assert "kubectl.kubernetes.io/last-applied-configuration" not in (secret.metadata.annotations or {})
