@@ -6,9 +6,8 @@
 
 Written because ansible.builtin.copy and ansible.builtin.file take one path a call: a role that
 lays down ten configuration files in a loop pays ten module runs (copy runs two: stat, then copy
-or file) on every no-change run. This module does what a loop of them does (content compared,
-written atomically, owner, group and mode set through AnsibleModule's own helpers, check and diff
-mode) for all the paths of one task.
+or file) on every no-change run. This module does what a loop of them does for all the paths of
+one task, through plugins/module_utils/files.py.
 """
 
 from __future__ import annotations
@@ -22,10 +21,9 @@ description:
     from the wanted one, atomically (a temporary file in the same directory, then renamed), and sets owner, group
     and mode where they differ. What a loop of M(ansible.builtin.file) and M(ansible.builtin.copy) tasks does, in
     one module run instead of one or two per path.
-  - Directories are handled first, in the order given, then the files.
-  - For small text files (configuration, unit files, target lists). Large or binary files and templates checked by
-    a command before they replace the old ones (C(validate)) are for M(ansible.builtin.copy) and
-    M(ansible.builtin.template).
+  - Directories are handled first, in the order given, then the files, then the paths of O(absent).
+  - For small text files (configuration, unit files, target lists, rule files checked by O(validate)). Large or
+    binary files are for M(ansible.builtin.copy).
 author:
   - opsdeck platform team (@opsdeck)
 extends_documentation_fragment:
@@ -86,6 +84,19 @@ options:
     description: Show the files' content in diff mode. Set V(false) for content that must not reach the output.
     type: bool
     default: true
+  absent:
+    description: Files (or links) removed when they exist, after the files are written; for files a role no longer lays down.
+    type: list
+    elements: path
+    default: []
+  validate:
+    description:
+      - A command that checks each file to be written, with V(%s) for the path of its new content (a temporary file
+        in the file's directory), as in M(ansible.builtin.copy). It runs only for files whose content changes, and not
+        in check mode.
+      - With it, the new files replace the old ones only after every one has passed: a file that fails leaves all the
+        files of the task as they were, and the module fails with the command's output.
+    type: str
 notes:
   - A file whose content holds secrets belongs in a task with C(no_log=true) and O(diff_content=false).
 seealso:
@@ -114,7 +125,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed_paths:
-  description: The paths made, written or given another owner, group or mode (or that would be, in check mode).
+  description: The paths made, written, removed or given another owner, group or mode (or that would be, in check mode).
   returned: always
   type: list
   elements: str
@@ -127,100 +138,11 @@ written:
 """
 
 import os
-import stat
-import tempfile
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native
 
-DEFAULT_FILE_MODE = "0644"
-DEFAULT_DIR_MODE = "0755"
-
-
-def _file_args(module: AnsibleModule, path: str, entry: dict[str, Any], mode: str | None) -> dict[str, Any]:
-    """What AnsibleModule's file helpers take for ``path`` (no SELinux context or attributes set)."""
-    return module.load_file_common_arguments(
-        {"mode": mode, "owner": entry.get("owner"), "group": entry.get("group"), "attributes": None}, path=path
-    )
-
-
-def _attributes(module: AnsibleModule, args: dict[str, Any], diffs: list[dict[str, Any]]) -> bool:
-    """Owner, group and mode set where they differ (only reported in check mode)."""
-    diff = {"before": {"path": args["path"]}, "after": {"path": args["path"]}}
-    changed = module.set_fs_attributes_if_different(args, False, diff, expand=False)
-    if changed and module._diff:
-        diffs.append(diff)
-    return changed
-
-
-def _directory(module: AnsibleModule, entry: dict[str, Any], diffs: list[dict[str, Any]]) -> bool:
-    path = entry["path"]
-    made = False
-    if not os.path.isdir(path):
-        if os.path.lexists(path):
-            module.fail_json(msg=f"directories: {path} exists and is not a directory")
-        made = True
-        diffs.append({"before": {"path": path, "state": "absent"}, "after": {"path": path, "state": "directory"}})
-        if module.check_mode:
-            return True
-        try:
-            os.makedirs(path, mode=0o755)
-        except OSError as exc:
-            module.fail_json(msg=f"directories: cannot make {path}: {to_native(exc)}")
-    mode = entry.get("mode") or (DEFAULT_DIR_MODE if made else None)
-    return _attributes(module, _file_args(module, path, entry, mode), diffs) or made
-
-
-def _file(module: AnsibleModule, entry: dict[str, Any], diffs: list[dict[str, Any]], show: bool) -> tuple[bool, bool]:
-    """(attributes or content changed, content written) for one file."""
-    path = entry["path"]
-    wanted = to_bytes(entry["content"], errors="surrogate_or_strict")
-    exists = os.path.lexists(path)
-    if exists and not os.path.isfile(path):
-        module.fail_json(msg=f"files: {path} exists and is not a regular file")
-    current = None
-    if exists:
-        try:
-            with open(path, "rb") as handle:
-                current = handle.read()
-        except OSError as exc:
-            module.fail_json(msg=f"files: cannot read {path}: {to_native(exc)}")
-    write = current != wanted
-    if write:
-        shown_before = "" if current is None else to_native(current, errors="replace")
-        diffs.append(
-            {
-                "before_header": path if exists else f"{path} (absent)",
-                "after_header": path,
-                "before": shown_before if show else "(content hidden)\n",
-                "after": entry["content"] if show else "(content hidden, changed)\n",
-            }
-        )
-    mode = entry.get("mode") or (None if exists else DEFAULT_FILE_MODE)
-    if write and not module.check_mode:
-        if exists:  # what the entry leaves unset stays as the file had it
-            st = os.stat(path)
-            mode = mode or format(stat.S_IMODE(st.st_mode), "04o")
-            entry = {"owner": str(st.st_uid), "group": str(st.st_gid), **{k: v for k, v in entry.items() if v}}
-        directory = os.path.dirname(path)
-        if not os.path.isdir(directory):
-            module.fail_json(msg=f"files: the directory of {path} does not exist")
-        fd, tmp = tempfile.mkstemp(prefix=".opsdeck-", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(wanted)
-            module.set_fs_attributes_if_different(_file_args(module, tmp, entry, mode), False, expand=False)
-            os.replace(tmp, path)
-        except OSError as exc:
-            module.fail_json(msg=f"files: cannot write {path}: {to_native(exc)}")
-        finally:
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-        return True, True
-    if write:  # check mode: the attributes of a file not written yet cannot be compared
-        return True, True
-    return _attributes(module, _file_args(module, path, entry, mode), diffs), False
+from ansible_collections.opsdeck.platform.plugins.module_utils.files import commit, ensure_directory, ensure_file, remove_file
 
 
 def main() -> None:
@@ -240,6 +162,8 @@ def main() -> None:
                 "options": {**path_options, "content": {"type": "str", "required": True}},
             },
             "diff_content": {"type": "bool", "default": True},
+            "validate": {"type": "str"},
+            "absent": {"type": "list", "elements": "path", "default": []},
         },
         supports_check_mode=True,
     )
@@ -247,17 +171,32 @@ def main() -> None:
         for entry in module.params[kind]:
             if not os.path.isabs(entry["path"]):
                 module.fail_json(msg=f"{kind}: {entry['path']!r} is not an absolute path")
+    for path in module.params["absent"]:
+        if not os.path.isabs(path):
+            module.fail_json(msg=f"absent: {path!r} is not an absolute path")
+        if os.path.isdir(path) and not os.path.islink(path):
+            module.fail_json(msg=f"absent: {path} is a directory (only files are removed)")
+    validate = module.params["validate"]
+    if validate and "%s" not in validate:
+        module.fail_json(msg=f"validate: {validate!r} has no %s for the file to check")
+    staged: list[tuple[str, str]] = []
     diffs: list[dict[str, Any]] = []
     changed_paths, written = [], []
     for entry in module.params["directories"]:
-        if _directory(module, entry, diffs):
+        if ensure_directory(module, entry, diffs):
             changed_paths.append(entry["path"])
     for entry in module.params["files"]:
-        changed, wrote = _file(module, entry, diffs, module.params["diff_content"])
+        changed, wrote = ensure_file(
+            module, entry, diffs, module.params["diff_content"], validate, staged if validate else None
+        )
         if changed:
             changed_paths.append(entry["path"])
         if wrote:
             written.append(entry["path"])
+    commit(module, staged)  # with validate: no file replaced unless every one passed its check
+    for path in module.params["absent"]:
+        if remove_file(module, path, diffs):
+            changed_paths.append(path)
     result: dict[str, Any] = {"changed": bool(changed_paths), "changed_paths": changed_paths, "written": written}
     if module._diff:
         result["diff"] = diffs

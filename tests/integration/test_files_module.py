@@ -163,3 +163,45 @@ def test_a_rewritten_file_keeps_the_owner_and_mode_the_entry_leaves_unset(tmp_pa
     assert out["written"] == [str(target)]
     assert target.read_text() == "new\n"
     assert mode(target) == "0o640" and owner(target) == (65534, 65534)
+
+
+def test_validate_checks_each_new_file_and_replaces_none_unless_all_pass(tmp_path: Path) -> None:
+    """validate with a real checker (python's json module): a file that fails leaves every file of
+    the task as it was; files whose content is right are not checked again."""
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text('{"old": true}\n')
+    bad.write_text('{"old": true}\n')
+    check = f"{sys.executable} -m json.tool %s"
+    out = files({"files": [{"path": str(good), "content": '{"new": 1}\n'},
+                           {"path": str(bad), "content": "{not json\n"}], "validate": check})
+    assert out.get("failed") and f"{bad} failed its check" in out["msg"], out
+    assert good.read_text() == '{"old": true}\n', "a file was replaced although another failed its check"
+    assert bad.read_text() == '{"old": true}\n'
+    assert not list(tmp_path.glob(".opsdeck-*")), "a temporary file was left behind"
+
+    out = files({"files": [{"path": str(good), "content": '{"new": 1}\n'},
+                           {"path": str(bad), "content": '{"fixed": 1}\n'}], "validate": check})
+    assert out["changed"] and sorted(out["written"]) == sorted([str(good), str(bad)]), out
+    assert json.loads(bad.read_text()) == {"fixed": 1}
+
+    # unchanged content is not checked: a checker that always fails changes nothing and passes
+    out = files({"files": [{"path": str(good), "content": '{"new": 1}\n'}], "validate": "false %s"})
+    assert not out.get("failed") and not out["changed"], out
+
+    out = files({"files": [{"path": str(good), "content": "x"}], "validate": "true"})
+    assert out.get("failed") and "has no %s" in out["msg"], out
+    assert good.read_text() == '{"new": 1}\n'
+
+
+def test_absent_removes_files_once_and_refuses_directories(tmp_path: Path) -> None:
+    old = tmp_path / "old.json"
+    old.write_text("{}\n")
+    dry = files({"absent": [str(old), str(tmp_path / "never")]}, "--check")
+    assert dry["changed_paths"] == [str(old)] and old.exists(), dry
+    out = files({"absent": [str(old), str(tmp_path / "never")]})
+    assert out["changed_paths"] == [str(old)] and not old.exists(), out
+    assert files({"absent": [str(old)]})["changed"] is False
+    (tmp_path / "dir").mkdir()
+    out = files({"absent": [str(tmp_path / "dir")]})
+    assert out.get("failed") and "is a directory" in out["msg"], out
+    assert (tmp_path / "dir").is_dir()
