@@ -85,7 +85,7 @@ options:
     type: bool
     default: true
   absent:
-    description: Files (or links) removed when they exist, after the files are written; for files a role no longer lays down.
+    description: Files (or links) removed when they exist, after the files are written (those a role no longer writes).
     type: list
     elements: path
     default: []
@@ -142,7 +142,12 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.opsdeck.platform.plugins.module_utils.files import commit, ensure_directory, ensure_file, remove_file
+from ansible_collections.opsdeck.platform.plugins.module_utils.files import (
+    commit,
+    ensure_directory,
+    ensure_file,
+    remove_file,
+)
 
 
 def main() -> None:

@@ -218,7 +218,8 @@ def main() -> None:
     stale_timers = [entry for entry in stale if entry.endswith(".timer")]
     if stale_timers and not module.check_mode:
         _systemctl(module, systemctl, "disable", "--now", "--", *stale_timers)
-    removed = [os.path.join(unit_dir, entry) for entry in stale if remove_file(module, os.path.join(unit_dir, entry), diffs)]
+    paths = [os.path.join(unit_dir, entry) for entry in stale]
+    removed = [path for path in paths if remove_file(module, path, diffs)]
 
     if (written or removed) and not module.check_mode:
         _systemctl(module, systemctl, "daemon-reload")
@@ -227,10 +228,9 @@ def main() -> None:
     timers = [name + ".timer" for name in names]
     states = _states(module, systemctl, timers)
     restarted = [timer for timer in reschedule if states.get(timer, {}).get("ActiveState") == "active"]
+    settled = {"ActiveState": "active", "UnitFileState": "enabled"}
     started = [
-        timer
-        for timer in timers
-        if states.get(timer, {}).get("ActiveState") != "active" or states.get(timer, {}).get("UnitFileState") != "enabled"
+        timer for timer in timers if any(states.get(timer, {}).get(key) != value for key, value in settled.items())
     ]
     if not module.check_mode:
         if restarted:

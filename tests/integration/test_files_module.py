@@ -172,15 +172,23 @@ def test_validate_checks_each_new_file_and_replaces_none_unless_all_pass(tmp_pat
     good.write_text('{"old": true}\n')
     bad.write_text('{"old": true}\n')
     check = f"{sys.executable} -m json.tool %s"
-    out = files({"files": [{"path": str(good), "content": '{"new": 1}\n'},
-                           {"path": str(bad), "content": "{not json\n"}], "validate": check})
+    out = files(
+        {
+            "files": [{"path": str(good), "content": '{"new": 1}\n'}, {"path": str(bad), "content": "{not json\n"}],
+            "validate": check,
+        }
+    )
     assert out.get("failed") and f"{bad} failed its check" in out["msg"], out
     assert good.read_text() == '{"old": true}\n', "a file was replaced although another failed its check"
     assert bad.read_text() == '{"old": true}\n'
     assert not list(tmp_path.glob(".opsdeck-*")), "a temporary file was left behind"
 
-    out = files({"files": [{"path": str(good), "content": '{"new": 1}\n'},
-                           {"path": str(bad), "content": '{"fixed": 1}\n'}], "validate": check})
+    out = files(
+        {
+            "files": [{"path": str(good), "content": '{"new": 1}\n'}, {"path": str(bad), "content": '{"fixed": 1}\n'}],
+            "validate": check,
+        }
+    )
     assert out["changed"] and sorted(out["written"]) == sorted([str(good), str(bad)]), out
     assert json.loads(bad.read_text()) == {"fixed": 1}
 

@@ -46,8 +46,14 @@ def test_bad_input_fails_before_anything_is_written(
 
 
 def test_stale_units_are_the_matching_files_not_wanted(tmp_path: Path) -> None:
-    for name in ("opsdeck-backup-a.service", "opsdeck-backup-a.timer", "opsdeck-backup-b.timer",
-                 "opsdeck-backup-b.service", "opsdeck-backup-c.conf", "other-a.timer"):
+    for name in (
+        "opsdeck-backup-a.service",
+        "opsdeck-backup-a.timer",
+        "opsdeck-backup-b.timer",
+        "opsdeck-backup-b.service",
+        "opsdeck-backup-c.conf",
+        "other-a.timer",
+    ):
         (tmp_path / name).write_text("x")
     (tmp_path / "opsdeck-backup-d.timer").mkdir()  # not a file: left alone
     stale = module._stale(str(tmp_path), ["opsdeck-backup-*"], {"opsdeck-backup-a"})
@@ -55,8 +61,9 @@ def test_stale_units_are_the_matching_files_not_wanted(tmp_path: Path) -> None:
     assert module._stale(str(tmp_path), [], {"x"}) == []
 
 
-def test_nothing_to_keep_or_remove_needs_no_systemd(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nothing_to_keep_or_remove_needs_no_systemd(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no systemctl to be found
     (tmp_path / "other.timer").write_text("x")
     out = run({"units": [], "unit_dir": str(tmp_path), "prune": ["opsdeck-backup-*"]}, capsys)
@@ -64,8 +71,9 @@ def test_nothing_to_keep_or_remove_needs_no_systemd(tmp_path: Path, capsys: pyte
     assert (tmp_path / "other.timer").exists()
 
 
-def test_units_without_systemctl_fail_before_anything_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_units_without_systemctl_fail_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     out = run({"units": [unit("job-a")], "unit_dir": str(tmp_path)}, capsys)
     assert out["failed"] and "systemctl" in out["msg"], out
