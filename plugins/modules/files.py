@@ -94,7 +94,7 @@ options:
       - A command that checks each file to be written, with V(%s) for the path of its new content (a temporary file
         in the file's directory), as in M(ansible.builtin.copy). It runs only for files whose content changes, and not
         in check mode.
-      - With it, the new files replace the old ones only after every one has passed: a file that fails leaves all the
+      - With it, the new files replace the old ones only after every one has passed. A file that fails leaves all the
         files of the task as they were, and the module fails with the command's output.
     type: str
 notes:
