@@ -26,7 +26,7 @@ description:
   - When a unit file was written or removed, runs C(systemctl daemon-reload) once.
   - Restarts the timers whose timer file changed (so that their next run is computed from the new schedule), then
     starts and enables the timers that are not active or not enabled, with one C(systemctl) call each.
-  - The services are not started or enabled: their timers start them.
+  - The services are not started or enabled (their timers start them).
 author:
   - opsdeck platform team (@opsdeck)
 extends_documentation_fragment:
