@@ -126,11 +126,11 @@ promu: $promu
 as-tool: $as_tool"
 # FILE is made absolute here: the build runs in a temporary directory.
 for i in "${!added[@]}"; do
-  add=${added[$i]}
+  add=${added[i]}
   file=${add#*=}
   if [ "$file" = "$add" ] || [ ! -f "$file" ]; then die "gobin.sh: --add-file '$add' is not REL=FILE with an existing FILE"; fi
   file=$(realpath "$file")
-  added[$i]="${add%%=*}=$file"
+  added[i]="${add%%=*}=$file"
   inputs="$inputs
 add-file: ${add%%=*} sha256:$(sha256sum "$file" | cut -c1-64)"
 done
