@@ -98,7 +98,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 written:
-  description: The unit files written (or that would be, in check mode).
+  description: The unit files written or given back owner root and mode 0644 (or that would be, in check mode).
   returned: always
   type: list
   elements: str
@@ -208,12 +208,10 @@ def main() -> None:
             existed = os.path.lexists(path)
             entry = {"path": path, "content": unit[suffix[1:]], "owner": "root", "group": "root", "mode": "0644"}
             changed, wrote = ensure_file(module, entry, diffs)
-            if wrote:
+            if changed:
                 written.append(path)
-                if suffix == ".timer" and existed:
-                    reschedule.append(unit["name"] + ".timer")
-            elif changed:
-                written.append(path)
+            if wrote and suffix == ".timer" and existed:
+                reschedule.append(unit["name"] + ".timer")
 
     stale_timers = [entry for entry in stale if entry.endswith(".timer")]
     if stale_timers and not module.check_mode:
