@@ -89,6 +89,15 @@ options:
     type: list
     elements: path
     default: []
+  prune:
+    description:
+      - Absolute glob patterns (such as V(/opt/engine/*.py)); a file or link that matches one and is not a path of
+        O(files) is removed, after the files are written. For a directory whose whole content the task owns, a file the
+        role no longer ships goes without a listing task of its own.
+      - Only the last part of a pattern may hold wildcards; directories that match are left alone.
+    type: list
+    elements: str
+    default: []
   validate:
     description:
       - A command that checks each file to be written, with V(%s) for the path of its new content (a temporary file
@@ -125,7 +134,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed_paths:
-  description: The paths made, written, removed or given another owner, group or mode (or that would be, in check mode).
+  description:
+    - The paths made, written, removed (O(absent) and O(prune)) or given another owner, group or mode (or that would
+      be, in check mode).
   returned: always
   type: list
   elements: str
@@ -137,6 +148,7 @@ written:
   elements: str
 """
 
+import glob
 import os
 from typing import Any
 
@@ -169,6 +181,7 @@ def main() -> None:
             "diff_content": {"type": "bool", "default": True},
             "validate": {"type": "str"},
             "absent": {"type": "list", "elements": "path", "default": []},
+            "prune": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
@@ -181,6 +194,9 @@ def main() -> None:
             module.fail_json(msg=f"absent: {path!r} is not an absolute path")
         if os.path.isdir(path) and not os.path.islink(path):
             module.fail_json(msg=f"absent: {path} is a directory (only files are removed)")
+    for pattern in module.params["prune"]:
+        if not os.path.isabs(pattern) or any(c in os.path.dirname(pattern) for c in "*?["):
+            module.fail_json(msg=f"prune: {pattern!r} is not an absolute path with wildcards in its last part only")
     validate = module.params["validate"]
     if validate and "%s" not in validate:
         module.fail_json(msg=f"validate: {validate!r} has no %s for the file to check")
@@ -199,7 +215,14 @@ def main() -> None:
         if wrote:
             written.append(entry["path"])
     commit(module, staged)  # with validate: no file replaced unless every one passed its check
-    for path in module.params["absent"]:
+    kept = {entry["path"] for entry in module.params["files"]}
+    pruned = sorted(
+        path
+        for pattern in module.params["prune"]
+        for path in glob.glob(pattern)
+        if path not in kept and (os.path.islink(path) or not os.path.isdir(path))
+    )
+    for path in list(dict.fromkeys(module.params["absent"] + pruned)):
         if remove_file(module, path, diffs):
             changed_paths.append(path)
     result: dict[str, Any] = {"changed": bool(changed_paths), "changed_paths": changed_paths, "written": written}

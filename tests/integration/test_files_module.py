@@ -213,3 +213,24 @@ def test_absent_removes_files_once_and_refuses_directories(tmp_path: Path) -> No
     out = files({"absent": [str(tmp_path / "dir")]})
     assert out.get("failed") and "is a directory" in out["msg"], out
     assert (tmp_path / "dir").is_dir()
+
+
+def test_prune_removes_what_the_task_no_longer_writes_and_only_that(tmp_path: Path) -> None:
+    engine = tmp_path / "engine"
+    engine.mkdir()
+    (engine / "gone.py").write_text("old\n")
+    (engine / "notes.txt").write_text("kept: not matched\n")
+    (engine / "sub.py").mkdir()  # a directory that matches stays
+    wanted = {"files": [{"path": str(engine / "cli.py"), "content": "new\n"}], "prune": [f"{engine}/*.py"]}
+
+    dry = files(wanted, "--check")
+    assert sorted(dry["changed_paths"]) == [str(engine / "cli.py"), str(engine / "gone.py")], dry
+    assert (engine / "gone.py").exists() and not (engine / "cli.py").exists()
+
+    out = files(wanted)
+    assert sorted(out["changed_paths"]) == [str(engine / "cli.py"), str(engine / "gone.py")], out
+    assert sorted(p.name for p in engine.iterdir()) == ["cli.py", "notes.txt", "sub.py"]
+    assert files(wanted)["changed"] is False
+
+    out = files({"prune": [f"{tmp_path}/*/x.py"]})
+    assert out.get("failed") and "last part only" in out["msg"], out
